@@ -1,0 +1,124 @@
+"""Layer-wise learning-rate decay for every mmconvmae backbone, in mmdet, mmseg and mmpretrain."""
+import logging
+from collections import OrderedDict
+from typing import List
+
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.optim import DefaultOptimWrapperConstructor
+
+from mmconvmae.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+DECAY_TYPES = ('layer_wise', 'stage_wise')
+#: parameter-name substrings that never get weight decay, whatever the backbone
+DEFAULT_NO_DECAY_KEYWORDS = ('pos_embed', 'cls_token', 'mask_token', 'relative_position_bias_table',
+                             'rel_pos_h', 'rel_pos_w')
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+    """Scales the lr of each parameter by ``layer_decay_rate ** (num_layers - 1 - layer_id)``.
+
+    ``layer_id`` and ``num_layers`` come from ``get_layer_depth(name, decay_type)`` of each top-level child
+    of the model that has it (the ``backbone``, and a pretrained ``neck`` that declares depths); every other
+    parameter (necks, heads) gets ``layer_id = num_layers - 1``, i.e. the full lr.
+
+    Weight decay is 0 for 1-D parameters (norms, biases, GRN gamma/beta, layer scales), for ``.bias`` and for
+    names containing a ``no_weight_decay_keywords`` entry of the backbone or one of
+    ``DEFAULT_NO_DECAY_KEYWORDS`` (position embeddings, cls/mask tokens, relative position tables).
+
+    ``paramwise_cfg`` keys:
+        - ``layer_decay_rate`` (float, default 1.0)
+        - ``decay_type``: ``'layer_wise'`` (one id per block) or ``'stage_wise'`` (the official "group"
+          scheme: blocks grouped, e.g. 12 groups for ConvNeXt 3-3-27-3). Default ``'layer_wise'``.
+        - ``flat_decay_mult`` / ``bias_decay_mult`` / ``no_decay_mult`` (default 0.0): weight-decay factors
+          for 1-D params, biases and keyword params.
+        - ``custom_keys``: ``{substring: dict(lr_mult=..., decay_mult=...)}``, applied on top (the longest
+          matching key wins).
+
+    Example::
+
+        optim_wrapper = dict(
+            optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
+            constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
+            paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='stage_wise'))
+    """
+
+    KNOWN_KEYS = ('layer_decay_rate', 'decay_type', 'flat_decay_mult', 'bias_decay_mult', 'no_decay_mult',
+                  'custom_keys')
+
+    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: dict = None):
+        paramwise_cfg = dict(paramwise_cfg or {})
+        unknown = sorted(set(paramwise_cfg) - set(self.KNOWN_KEYS))
+        if unknown:
+            raise ValueError(f'Unknown paramwise_cfg keys {unknown} for LayerDecayOptimWrapperConstructor; '
+                             f'allowed: {list(self.KNOWN_KEYS)}')
+        decay_type = paramwise_cfg.setdefault('decay_type', 'layer_wise')
+        if decay_type not in DECAY_TYPES:
+            raise ValueError(f'decay_type must be one of {DECAY_TYPES}, got {decay_type!r}')
+        rate = paramwise_cfg.setdefault('layer_decay_rate', 1.0)
+        if not 0 < rate <= 1:
+            raise ValueError(f'layer_decay_rate must be in (0, 1], got {rate}')
+        super().__init__(optim_wrapper_cfg, paramwise_cfg)
+
+    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
+        cfg = self.paramwise_cfg
+        rate, decay_type = cfg['layer_decay_rate'], cfg['decay_type']
+        base_wd = self.base_wd or 0.0
+        custom_keys = cfg.get('custom_keys', {})
+        sorted_keys = sorted(sorted(custom_keys), key=len, reverse=True)
+
+        depth_modules = OrderedDict(
+            (name, child) for name, child in module.named_children() if hasattr(child, 'get_layer_depth'))
+        if hasattr(module, 'get_layer_depth') and not depth_modules:  # the model is a bare backbone
+            depth_modules[''] = module
+        if not depth_modules:
+            raise TypeError(f'{type(module).__name__} has no child with get_layer_depth(); layer-wise lr decay '
+                            'needs an mmconvmae backbone (or one that implements get_layer_depth)')
+        no_decay_words = set(DEFAULT_NO_DECAY_KEYWORDS)
+        for child in depth_modules.values():
+            no_decay_words.update(getattr(child, 'no_weight_decay_keywords', ()))
+
+        num_layers = 1
+        layer_of = {}
+        for name, param in module.named_parameters():
+            for child_name, child in depth_modules.items():
+                child_prefix = f'{child_name}.' if child_name else ''
+                if name.startswith(child_prefix):
+                    layer_of[name] = child.get_layer_depth(name[len(child_prefix):], decay_type=decay_type)
+                    num_layers = max(num_layers, layer_of[name][1])
+                    break
+
+        groups = OrderedDict()
+        for name, param in module.named_parameters():
+            if not param.requires_grad:
+                continue
+            layer_id, n = layer_of.get(name, (num_layers - 1, num_layers))
+            layer_id += num_layers - n  # align modules that report fewer layers on the top
+            lr_scale = rate**(num_layers - 1 - layer_id)
+            if name.endswith('.bias'):
+                decay_mult = cfg.get('bias_decay_mult', 0.0)
+            elif param.ndim <= 1:
+                decay_mult = cfg.get('flat_decay_mult', 0.0)
+            elif any(word in name for word in no_decay_words):
+                decay_mult = cfg.get('no_decay_mult', 0.0)
+            else:
+                decay_mult = 1.0
+            lr_mult = 1.0
+            key = next((k for k in sorted_keys if k in name), None)
+            if key is not None:
+                lr_mult = custom_keys[key].get('lr_mult', 1.0)
+                decay_mult = custom_keys[key].get('decay_mult', decay_mult)
+            group_key = (layer_id, lr_scale * lr_mult, base_wd * decay_mult)
+            if group_key not in groups:
+                groups[group_key] = dict(params=[], param_names=[], layer_id=layer_id, lr_scale=lr_scale * lr_mult,
+                                         lr=self.base_lr * lr_scale * lr_mult, weight_decay=base_wd * decay_mult)
+            groups[group_key]['params'].append(param)
+            groups[group_key]['param_names'].append(name)
+
+        lines = [f'Layer-wise lr decay ({decay_type}, rate {rate}, {num_layers} layers):']
+        for g in groups.values():
+            lines.append(f'  layer {g["layer_id"]:>3}: lr_scale {g["lr_scale"]:.4g}, weight_decay '
+                         f'{g["weight_decay"]:.3g}, {len(g["params"])} params, e.g. {g["param_names"][0]}')
+        print_log('\n'.join(lines), logger='current', level=logging.DEBUG)
+        params.extend(groups.values())

@@ -1,0 +1,103 @@
+"""Behaviour shared by every mmconvmae backbone and neck."""
+import copy
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from .checkpoint import StateDict, load_pretrained
+
+NORM_TYPES = (_BatchNorm, nn.GroupNorm, nn.LayerNorm)
+
+
+def resolve_arch(arch, arch_zoo: Dict[str, dict], required: Sequence[str], name: str) -> dict:
+    """Returns the arch dict for ``arch`` (a name of ``arch_zoo`` or a custom dict), with clear errors."""
+    if isinstance(arch, str):
+        key = arch.lower()
+        if key not in arch_zoo:
+            raise ValueError(f'Unknown {name} arch {arch!r}; choose one of {sorted(arch_zoo)} '
+                             f'or pass a dict with keys {list(required)}')
+        return copy.deepcopy(arch_zoo[key])
+    if not isinstance(arch, dict):
+        raise TypeError(f'{name} arch must be a str or a dict, got {type(arch).__name__}')
+    missing = [k for k in required if k not in arch]
+    if missing:
+        raise ValueError(f'Custom {name} arch is missing keys {missing}; it needs {list(required)}')
+    return copy.deepcopy(arch)
+
+
+def normalize_indices(indices, num: int, what: str = 'out_indices') -> Tuple[int, ...]:
+    """Turns an int / sequence of ints (negative allowed) into sorted non-negative indices in [0, num)."""
+    if isinstance(indices, int):
+        indices = [indices]
+    out = []
+    for i in indices:
+        if not isinstance(i, int) or not -num <= i < num:
+            raise ValueError(f'{what} must be integers in [{-num}, {num - 1}] ({num} available), got {i!r}')
+        out.append(i % num)
+    return tuple(sorted(set(out)))
+
+
+class BaseBackbone(BaseModule):
+    """Base class: pretrained loading with key conversion, ``frozen_stages``, ``norm_eval`` and the
+    layer-depth API used by :class:`LayerDecayOptimWrapperConstructor`.
+
+    Subclasses implement ``_freeze_stages()``, ``get_layer_depth()`` and, to read official checkpoints,
+    ``adapt_pretrained(state_dict)`` (official names/shapes -> ours; must be a no-op on our own keys).
+
+    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None)`` is handled by
+    :func:`load_pretrained`: weights are first initialised as usual, then the checkpoint is loaded over them,
+    the missing/unexpected keys are logged, and a shape mismatch raises naming the key.
+    """
+
+    #: substrings of parameter names that get no weight decay (besides 1-D params and biases)
+    no_weight_decay_keywords: Tuple[str, ...] = ()
+
+    def __init__(self, norm_eval: bool = False, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.norm_eval = norm_eval
+
+    def init_weights(self):
+        cfg = copy.deepcopy(self.init_cfg)
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            self.init_cfg = None
+            super().init_weights()
+            self.init_cfg = cfg
+            load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
+                            map_location=cfg.get('map_location', 'cpu'))
+            self._is_init = True
+        else:
+            super().init_weights()
+
+    def adapt_pretrained(self, state_dict: StateDict) -> StateDict:
+        return state_dict
+
+    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """Returns ``(layer_id, num_layers)`` of a parameter name relative to this module (no ``backbone.``).
+
+        The learning rate of the parameter is scaled by ``rate ** (num_layers - 1 - layer_id)``; parameters
+        that belong to no block (e.g. output norms) get ``num_layers - 1``.
+        """
+        raise NotImplementedError(f'{type(self).__name__} does not support layer-wise lr decay')
+
+    def _freeze_stages(self):
+        pass
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    @staticmethod
+    def _freeze(*modules: Optional[nn.Module]):
+        for m in modules:
+            if m is None:
+                continue
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False

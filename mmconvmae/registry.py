@@ -1,0 +1,29 @@
+"""Registries of mmconvmae, children of mmengine's root registries.
+
+Because every registry here is a child of the matching mmengine root registry (scope ``mmconvmae``),
+any mmdet / mmseg / mmpretrain config can name our modules with the scope prefix and no import line::
+
+    backbone=dict(type='mmconvmae.ConvNeXtV2', arch='base')
+    optim_wrapper=dict(constructor='mmconvmae.LayerDecayOptimWrapperConstructor', ...)
+
+The prefix makes mmengine import ``mmconvmae.registry`` and then the ``locations`` below.
+"""
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import Registry
+
+from .compat import apply as _apply_compat
+
+_apply_compat()
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmconvmae', locations=['mmconvmae.models'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='mmconvmae',
+    locations=['mmconvmae.engine'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmconvmae', locations=['mmconvmae.engine'])
+
+__all__ = ['MODELS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'HOOKS']

@@ -1,0 +1,51 @@
+"""Test (and evaluate) a checkpoint with an mmdet, mmseg or mmpretrain config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR] [--out results.pkl]
+    bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS [args]
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+from mmconvmae.engine.launch import SCOPES, build_runner, enable_visualization, load_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test a model of mmconvmae (mmdet / mmseg / mmpretrain config)')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='directory for the evaluation logs and metrics')
+    parser.add_argument('--show-dir', help='draw the predictions into PNG files in this directory')
+    parser.add_argument('--out', help='dump raw predictions to this .pkl file (mmdet / mmpretrain)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not os.path.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        enable_visualization(cfg, args.show_dir)
+    runner = build_runner(cfg)
+    if args.out:
+        dump = SCOPES[cfg.default_scope][2]
+        if dump is None:
+            raise ValueError(f'--out is not supported for {cfg.default_scope} configs; use --show-dir')
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError('--out must be a .pkl file')
+        from mmengine.registry import METRICS
+        runner.test_evaluator.metrics.append(METRICS.build(dict(type=dump, out_file_path=args.out)))
+    metrics = runner.test()
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
