@@ -1,1 +1,3 @@
-__all__ = []
+from .fcmae import FCMAE, FCMAEConvNeXtV2, FCMAEDecoder
+
+__all__ = ['FCMAE', 'FCMAEConvNeXtV2', 'FCMAEDecoder']

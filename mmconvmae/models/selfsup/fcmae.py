@@ -1,0 +1,402 @@
+"""FCMAE: ConvNeXt V2 masked-autoencoder pretraining (Woo et al., CVPR 2023) without MinkowskiEngine.
+
+Modules (official parameter names, so checkpoints move between pretraining, fine-tuning and det/seg):
+
+- :class:`FCMAEConvNeXtV2`: the encoder. A :class:`ConvNeXtV2` (same parameters and names, no output norm, like
+  the official ``SparseConvNeXtV2``) whose ``forward(x, mask)`` computes what the official sparse encoder
+  computes, with dense PyTorch ops on the visible positions only.
+- :class:`FCMAEDecoder`: ``proj`` 1x1 -> ``mask_token`` fill -> ``decoder`` (one ConvNeXt V2 block, dim 512)
+  -> ``pred`` 1x1 to 32*32*3 values per cell.
+- :class:`FCMAE`: the mmpretrain algorithm: random cell mask, encoder, decoder and the normalized-pixel MSE on
+  masked patches only (mmpretrain's ``MAEPretrainHead``, which is exactly the official ``forward_loss``).
+
+Initialisation (spec §4.4, decided deliberately): every Conv2d/Linear gets trunc-normal std .02 and zero
+bias, LayerNorms 1/0, GRN gamma/beta 0 and ``mask_token`` normal std .02. This is the dense ConvNeXt V2 init
+(what the fine-tuned/det/seg models use). The official PyTorch ``FCMAE._init_weights`` instead re-initialises
+the stem, the encoder depthwise/pointwise layers and every decoder Conv2d with timm's ``trunc_normal_``
+*default* std 1.0 (only the downsampling convs get .02, the decoder Linears keep PyTorch's default); that reads
+as an accident of a missing ``std=`` argument, and the paper's results come from the JAX/TPU code, not from
+that path, so we do not reproduce it.
+"""
+import math
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.heads import MAEPretrainHead
+from mmpretrain.models.selfsup.base import BaseSelfSupervisor
+
+from mmconvmae.registry import MODELS
+from ..backbones.convnext_v2 import ConvNeXtV2, ConvNeXtV2Block
+
+#: stride of the ConvNeXt V2 stem; the mask cell of FCMAE is the total encoder stride (32 px)
+_STEM_STRIDE = 4
+
+
+def gen_random_mask(batch_size: int, num_cells: int, mask_ratio: float, device=None,
+                    generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """The official ``FCMAE.gen_random_mask``: per sample, ``num_cells - int(num_cells * (1 - mask_ratio))``
+    cells chosen uniformly at random are masked.
+
+    Returns: (N, L) float mask, **1 = masked (removed), 0 = visible** (official convention).
+    """
+    len_keep = int(num_cells * (1 - mask_ratio))
+    noise = torch.randn(batch_size, num_cells, generator=generator, device=device)
+    ids_restore = noise.argsort(dim=1).argsort(dim=1)
+    mask = torch.ones(batch_size, num_cells, device=device)
+    mask[:, :len_keep] = 0
+    return torch.gather(mask, 1, ids_restore)
+
+
+def _morton_offsets(side: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(row, col) of the ``side x side`` pixels of a cell in Z (Morton) order: every 4 consecutive pixels form
+    an aligned 2x2 window in (0,0), (0,1), (1,0), (1,1) order, every 16 a 4x4 window, and so on."""
+    code = torch.arange(side * side)
+    rows = torch.zeros_like(code)
+    cols = torch.zeros_like(code)
+    for bit in range(int(math.log2(side))):
+        cols |= ((code >> (2 * bit)) & 1) << bit
+        rows |= ((code >> (2 * bit + 1)) & 1) << bit
+    return rows, cols
+
+
+class VisibleLayout:
+    """Where the rows of the compact visible features sit on each stage's grid.
+
+    The compact features of stage s are (N, K_s, C) with ``K_s = keep * (cell_s)^2``: for every sample its
+    ``keep`` visible cells (ascending cell index), and inside a cell its ``cell_s x cell_s`` pixels in Morton
+    order (``cell_s`` = 8, 4, 2, 1 at strides 4, 8, 16, 32). Because every stride-2 window lies inside one cell,
+    a 2x2 window is 4 consecutive rows and the next stage's order is the same scheme again.
+
+    Args:
+        keep_cells: (N, keep) long, indices of the visible cells on the (grid_h, grid_w) mask grid.
+        grid: (grid_h, grid_w), the mask grid = (H / 32, W / 32).
+        num_stages: number of stages (4).
+    """
+
+    def __init__(self, keep_cells: torch.Tensor, grid: Tuple[int, int], num_stages: int = 4):
+        self.batch, self.keep = keep_cells.shape
+        self.grid = grid
+        gh, gw = grid
+        cell = 2**(num_stages - 1)
+        cy, cx = (keep_cells // gw)[..., None], (keep_cells % gw)[..., None]
+        batch_ids = torch.arange(self.batch, device=keep_cells.device)[:, None, None]
+        #: per stage: (N * K_s,) long indices into the flattened (N * H_s * W_s) grid
+        self.flat_index: List[torch.Tensor] = []
+        #: per stage: (H_s, W_s)
+        self.shapes: List[Tuple[int, int]] = []
+        for _ in range(num_stages):
+            rows, cols = (t.to(keep_cells.device) for t in _morton_offsets(cell))
+            h, w = gh * cell, gw * cell
+            y, x = cy * cell + rows, cx * cell + cols  # (N, keep, cell^2)
+            self.flat_index.append(((batch_ids * h + y) * w + x).reshape(-1))
+            self.shapes.append((h, w))
+            cell //= 2
+
+    def scatter(self, x: torch.Tensor, stage: int) -> torch.Tensor:
+        """(N, K_s, C) compact -> (N, C, H_s, W_s) (channels-last memory), zeros at masked positions."""
+        h, w = self.shapes[stage]
+        c = x.shape[-1]
+        canvas = x.new_zeros(self.batch * h * w, c).index_copy(0, self.flat_index[stage], x.reshape(-1, c))
+        return canvas.view(self.batch, h, w, c).permute(0, 3, 1, 2)
+
+    def gather(self, x: torch.Tensor, stage: int) -> torch.Tensor:
+        """(N, C, H_s, W_s) -> (N, K_s, C), the visible positions in compact order."""
+        c = x.shape[1]
+        rows = x.permute(0, 2, 3, 1).reshape(-1, c).index_select(0, self.flat_index[stage])
+        return rows.view(self.batch, -1, c)
+
+
+@MODELS.register_module()
+class FCMAEConvNeXtV2(ConvNeXtV2):
+    """FCMAE encoder: ConvNeXt V2 on masked input, equivalent to the official MinkowskiEngine sparse encoder.
+
+    Same parameters and parameter names as :class:`ConvNeXtV2` (``downsample_layers.*``, ``stages.*``) and, like
+    the official ``SparseConvNeXtV2``, no output norm; a checkpoint of this encoder under ``backbone.`` loads
+    into every ConvNeXt V2 detection/segmentation/classification backbone.
+
+    ``forward(x, mask)`` follows the official sparse encoder (spec §4.2): the mask (one value per 32-px cell,
+    1 = masked) is applied after the stem and kept at every stage, and a masked position takes no part in any
+    computation: depthwise convs see zeros there (missing sparse coordinates), LayerNorm is per position, the
+    stride-2 downsampling windows never straddle a cell edge, GRN statistics are taken over visible positions
+    only, and each block output is masked before the residual. The output is the dense map
+    (N, C3, H/32, W/32) with zeros at masked cells (``x.dense()``).
+
+    Implementation: features live only at visible positions, as compact (N, K_s, C) tensors (see
+    :class:`VisibleLayout`): the stem (4x4/4 conv) is a Linear on the visible 4x4 patches; LN, pwconv1, GELU,
+    GRN and pwconv2 run on the visible rows only; each 7x7 depthwise conv runs on a zero canvas and is read
+    back at the visible positions; the 2x2/2 downsampling is a Linear on 4 consecutive rows. So the per-position
+    work, which is nearly all of the FLOPs, scales with the visible fraction. This needs the same number of
+    visible cells in every sample (true for :func:`gen_random_mask`); other masks fall back to the dense
+    masked computation (every position computed, masked ones zeroed, same results with ``grn_stats='sample'``).
+
+    Args:
+        arch, in_channels, drop_path_rate, frozen_stages, with_cp, init_cfg: as in :class:`ConvNeXtV2`.
+        grn_stats: ``'sample'`` (default): GRN statistics per sample over its visible positions, the semantics
+            of the dense model and of the JAX/TPU code that produced the paper's results. ``'batch'``: over the
+            visible positions of the whole batch, like ``MinkowskiGRN`` of the official PyTorch code
+            (ConvNeXt-V2#86; needs equal visible counts per sample).
+
+    Input: x (N, in_channels, H, W), H and W multiples of 32; mask (N, H/32 * W/32) or (N, H/32, W/32),
+    1 = masked. ``mask=None`` runs the full image (the plain backbone without output norm).
+    Output: (N, C3, H/32, W/32).
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 in_channels: int = 3,
+                 drop_path_rate: float = 0.,
+                 grn_stats: str = 'sample',
+                 frozen_stages: int = -1,
+                 with_cp: bool = False,
+                 init_cfg=None):
+        if grn_stats not in ('sample', 'batch'):
+            raise ValueError(f"grn_stats must be 'sample' (per-sample statistics, dense/JAX semantics) or "
+                             f"'batch' (batch-global, MinkowskiGRN semantics), got {grn_stats!r}")
+        super().__init__(
+            arch=arch,
+            in_channels=in_channels,
+            drop_path_rate=drop_path_rate,
+            out_indices=-1,
+            gap_before_final_norm=False,
+            frozen_stages=frozen_stages,
+            with_cp=with_cp,
+            init_cfg=init_cfg)
+        del self.norm3  # the official sparse encoder has no output norm
+        self.out_indices = ()
+        self.grn_stats = grn_stats
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        return (self.dims[-1], )
+
+    # ---- inputs -------------------------------------------------------------------------------------------
+    def _mask_grid(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Validates ``mask`` against ``x`` and returns it as a (N, H/32, W/32) bool tensor (True = masked)."""
+        n, _, h, w = x.shape
+        grid = (h // self.stride, w // self.stride)
+        if mask.dim() == 2 and mask.shape == (n, grid[0] * grid[1]):
+            mask = mask.view(n, *grid)
+        if tuple(mask.shape) != (n, *grid):
+            raise ValueError(f'mask must have one value per {self.stride}x{self.stride} cell: shape '
+                             f'(N, {grid[0] * grid[1]}) or (N, {grid[0]}, {grid[1]}) for input '
+                             f'{tuple(x.shape)}, got {tuple(mask.shape)}')
+        return mask.bool()
+
+    # ---- forward ------------------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        self.check_input(x)
+        if mask is None:
+            return self._forward_full(x)
+        mask = self._mask_grid(x, mask)
+        visible_cells = (~mask).flatten(1)
+        counts = visible_cells.sum(1)
+        if bool((counts == counts[0]).all()):
+            keep_cells = visible_cells.nonzero()[:, 1].view(x.shape[0], -1)
+            return self._forward_sparse(x, VisibleLayout(keep_cells, mask.shape[1:], len(self.stages)))
+        if self.grn_stats == 'batch':
+            raise ValueError("grn_stats='batch' needs the same number of visible cells in every sample, got "
+                             f'{counts.tolist()}')
+        return self._forward_dense_masked(x, mask)
+
+    def _forward_full(self, x: torch.Tensor) -> torch.Tensor:
+        for downsample, stage in zip(self.downsample_layers, self.stages):
+            x = stage(downsample(x))
+        return x
+
+    def _forward_dense_masked(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Every position computed, masked ones zeroed after each layer (the paper's "dense masked conv")."""
+        visible = (~mask)[:, None].to(x.dtype)
+        for downsample, stage in zip(self.downsample_layers, self.stages):
+            x = downsample(x)
+            scale = x.shape[-1] // visible.shape[-1]
+            vis = visible.repeat_interleave(scale, 2).repeat_interleave(scale, 3)
+            x = x * vis
+            for block in stage:
+                x = block(x, vis)
+        return x
+
+    def _forward_sparse(self, x: torch.Tensor, layout: VisibleLayout) -> torch.Tensor:
+        x = self._stem_visible(x, layout)
+        for i, stage in enumerate(self.stages):
+            if i > 0:
+                x = self._downsample_visible(self.downsample_layers[i], x)
+            for block in stage:
+                if block.with_cp and x.requires_grad:
+                    x = cp.checkpoint(self._block_visible, block, x, layout, i, use_reentrant=False)
+                else:
+                    x = self._block_visible(block, x, layout, i)
+        return layout.scatter(x, len(self.stages) - 1).contiguous()
+
+    def _stem_visible(self, x: torch.Tensor, layout: VisibleLayout) -> torch.Tensor:
+        """Stem (Conv 4x4/4 + LN) on the visible 4x4 patches only: (N, C_in, H, W) -> (N, K_0, C0)."""
+        conv, norm = self.downsample_layers[0]
+        n, c, h, w = x.shape
+        k = conv.kernel_size[0]
+        patches = x.view(n, c, h // k, k, w // k, k).permute(0, 2, 4, 1, 3, 5).reshape(-1, c * k * k)
+        patches = patches.index_select(0, layout.flat_index[0]).view(n, -1, c * k * k)
+        x = F.linear(patches, conv.weight.reshape(conv.out_channels, -1), conv.bias)
+        return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+    @staticmethod
+    def _downsample_visible(layer: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        """LN + Conv 2x2/2 on compact rows: every 4 consecutive rows are one 2x2 window (Morton order).
+        (N, K, C) -> (N, K/4, C')."""
+        norm, conv = layer
+        n, k, c = x.shape
+        x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, 4 * c)  # (C', [dy, dx, C])
+        return F.linear(x.reshape(n, k // 4, 4 * c), weight, conv.bias)
+
+    def _block_visible(self, block: ConvNeXtV2Block, x: torch.Tensor, layout: VisibleLayout,
+                       stage: int) -> torch.Tensor:
+        """One ConvNeXt V2 block on compact rows (N, K, C) -> (N, K, C)."""
+        n, k, c = x.shape
+        y = layout.gather(block.dwconv(layout.scatter(x, stage)), stage)
+        y = block.act(block.pwconv1(block.norm(y)))
+        # GRN reduces over dims 1, 2 of (N, H, W, C): per sample over its visible rows, or over the batch
+        y = block.grn(y.view(n, k, 1, -1) if self.grn_stats == 'sample' else y.view(1, n * k, 1, -1))
+        y = block.pwconv2(y.view(n, k, -1))
+        return x + block.drop_path(y)
+
+
+@MODELS.register_module()
+class FCMAEDecoder(nn.Module):
+    """FCMAE decoder (official names): ``proj`` (1x1 conv C3 -> embed_dim), ``mask_token`` written at masked
+    cells, ``decoder`` (``depth`` ConvNeXt V2 blocks at embed_dim, no drop path), ``pred`` (1x1 conv to
+    patch_size^2 * in_channels).
+
+    Input: x (N, C3, h, w) encoder output, mask (N, h*w) 1 = masked.
+    Output: (N, h*w, patch_size^2 * in_channels), per cell the pixels in (row, col, channel) order.
+    """
+
+    def __init__(self, in_channels: int = 1024, embed_dim: int = 512, depth: int = 1, patch_size: int = 32,
+                 out_channels: int = 3):
+        super().__init__()
+        self.proj = nn.Conv2d(in_channels, embed_dim, kernel_size=1)
+        self.mask_token = nn.Parameter(torch.zeros(1, embed_dim, 1, 1))
+        self.decoder = nn.Sequential(*[ConvNeXtV2Block(embed_dim, drop_path=0.) for _ in range(depth)])
+        self.pred = nn.Conv2d(embed_dim, patch_size**2 * out_channels, kernel_size=1)
+        self.apply(ConvNeXtV2._init_module)
+        nn.init.normal_(self.mask_token, std=.02)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        x = self.proj(x)
+        mask = mask.reshape(n, 1, h, w).to(x.dtype)
+        x = x * (1. - mask) + self.mask_token.to(x.dtype) * mask
+        x = self.pred(self.decoder(x))
+        return x.flatten(2).transpose(1, 2)
+
+
+def _build(cfg: Union[dict, nn.Module], default: type, what: str) -> nn.Module:
+    """Builds a sub-module in plain Python: a module as is, a dict without ``type`` as ``default(**cfg)``, a
+    dict with a (scoped, e.g. ``'mmpretrain.MAEPretrainHead'``) ``type`` through the registry lookup."""
+    if isinstance(cfg, nn.Module):
+        return cfg
+    if not isinstance(cfg, dict):
+        raise TypeError(f'FCMAE {what} must be a dict or an nn.Module, got {type(cfg).__name__}')
+    cfg = dict(cfg)
+    kind = cfg.pop('type', None)
+    cls = default if kind is None else (kind if isinstance(kind, type) else MODELS.get(kind))
+    if cls is None:
+        raise KeyError(f'FCMAE {what}: unknown type {kind!r} (use a scoped name such as '
+                       f"'mmconvmae.{default.__name__}')")
+    return cls(**cfg)
+
+
+@MODELS.register_module()
+class FCMAE(BaseSelfSupervisor):
+    """Fully convolutional masked autoencoder (ConvNeXt V2, spec §4) for mmpretrain.
+
+    ``loss``: a random mask of ``mask_ratio`` of the 32x32 cells per image (:func:`gen_random_mask`), the
+    masked encoder (:class:`FCMAEConvNeXtV2`), the decoder (:class:`FCMAEDecoder`) and the head, by default
+    mmpretrain's ``MAEPretrainHead`` with ``norm_pix=True``: per-patch normalised pixels (unbiased variance,
+    eps 1e-6), MSE averaged over each patch's 3072 values, then over the masked patches only.
+
+    Parameter names: ``backbone.*`` (the encoder, so ``prefix='backbone.'`` loads it into det/seg
+    backbones), ``neck.{proj, mask_token, decoder, pred}.*`` (official names under ``neck.``).
+
+    Args:
+        backbone: :class:`FCMAEConvNeXtV2` kwargs (``type`` optional) or module.
+        neck: :class:`FCMAEDecoder` kwargs or module; ``in_channels`` defaults to the encoder's C3.
+        head: loss head; default ``MAEPretrainHead(norm_pix=True, patch_size=32, L2)``.
+        mask_ratio: fraction of cells masked, in [0, 1) (official 0.6).
+        data_preprocessor: default ``SelfSupDataPreprocessor``.
+
+    Input: (N, 3, H, H) with H a multiple of 32 (square, as the official ``patchify`` requires).
+    """
+
+    def __init__(self,
+                 backbone: Union[dict, nn.Module] = dict(arch='base'),
+                 neck: Union[dict, nn.Module, None] = None,
+                 head: Union[dict, nn.Module, None] = None,
+                 mask_ratio: float = 0.6,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if not 0 <= mask_ratio < 1:
+            raise ValueError(f'FCMAE mask_ratio must be in [0, 1) (official 0.6), got {mask_ratio}')
+        backbone = _build(backbone, FCMAEConvNeXtV2, 'backbone')
+        if not isinstance(backbone, FCMAEConvNeXtV2):
+            raise TypeError(f'FCMAE backbone must be an FCMAEConvNeXtV2, got {type(backbone).__name__}')
+        neck = dict() if neck is None else neck
+        if isinstance(neck, dict) and neck.get('type') in (None, 'mmconvmae.FCMAEDecoder', 'FCMAEDecoder'):
+            neck = dict(neck)
+            neck.setdefault('in_channels', backbone.dims[-1])
+        neck = _build(neck, FCMAEDecoder, 'neck')
+        head = _build(dict(norm_pix=True, patch_size=backbone.stride,
+                           loss=dict(type='mmpretrain.PixelReconstructionLoss', criterion='L2'))
+                      if head is None else head, MAEPretrainHead, 'head')
+        super().__init__(
+            backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.mask_ratio = mask_ratio
+        self.patch_size = backbone.stride
+        head_patch = getattr(self.head, 'patch_size', self.patch_size)
+        if head_patch != self.patch_size:
+            raise ValueError(f'FCMAE head patch_size must equal the encoder stride {self.patch_size} (one '
+                             f'predicted patch per mask cell), got {head_patch}')
+
+    def check_images(self, inputs) -> torch.Tensor:
+        """Returns the (N, C, H, H) image batch, with a clear error for what FCMAE cannot take."""
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != 1:
+                raise ValueError(f'FCMAE takes one view per image, got {len(inputs)}')
+            inputs = inputs[0]
+        if inputs.dim() != 4:
+            raise ValueError(f'FCMAE expects images (N, C, H, W), got shape {tuple(inputs.shape)}')
+        h, w = inputs.shape[-2:]
+        p = self.patch_size
+        if h % p or w % p or h != w:
+            raise ValueError(f'FCMAE needs square images with a side that is a multiple of the {p}-pixel mask '
+                             f'cell (e.g. 224), got {h}x{w}')
+        return inputs
+
+    def generate_mask(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, L) mask, 1 = masked, L = (H/32) * (W/32)."""
+        n, _, h, w = images.shape
+        num_cells = (h // self.patch_size) * (w // self.patch_size)
+        if int(num_cells * (1 - self.mask_ratio)) < 1:
+            raise ValueError(f'mask_ratio {self.mask_ratio} leaves no visible cell out of {num_cells} at input '
+                             f'{h}x{w}; use a lower ratio or a larger input')
+        return gen_random_mask(n, num_cells, self.mask_ratio, device=images.device)
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Encoder features of the full (unmasked) images: (N, C3, H/32, W/32)."""
+        return self.backbone(self.check_images(inputs))
+
+    def reconstruct(self, inputs: torch.Tensor, mask: Optional[torch.Tensor] = None):
+        """Returns ``(pred, mask)``: pred (N, L, 32*32*3) for the masked images, mask (N, L) 1 = masked."""
+        images = self.check_images(inputs)
+        if mask is None:
+            mask = self.generate_mask(images)
+        latent = self.backbone(images, mask)
+        return self.neck(latent, mask.flatten(1)), mask.flatten(1).to(images.dtype)
+
+    def loss(self, inputs: torch.Tensor, data_samples=None, mask: Optional[torch.Tensor] = None) -> dict:
+        """Normalised-pixel MSE over the masked patches: ``dict(loss=...)``."""
+        images = self.check_images(inputs)
+        pred, mask = self.reconstruct(images, mask)
+        return dict(loss=self.head.loss(pred, images, mask))
