@@ -51,56 +51,67 @@ def gen_random_mask(batch_size: int, num_cells: int, mask_ratio: float, device=N
     return torch.gather(mask, 1, ids_restore)
 
 
-def _morton_offsets(side: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(row, col) of the ``side x side`` pixels of a cell in Z (Morton) order: every 4 consecutive pixels form
-    an aligned 2x2 window in (0,0), (0,1), (1,0), (1,1) order, every 16 a 4x4 window, and so on."""
-    code = torch.arange(side * side)
-    rows = torch.zeros_like(code)
-    cols = torch.zeros_like(code)
-    for bit in range(int(math.log2(side))):
-        cols |= ((code >> (2 * bit)) & 1) << bit
-        rows |= ((code >> (2 * bit + 1)) & 1) << bit
-    return rows, cols
-
-
 class VisibleLayout:
     """Where the rows of the compact visible features sit on each stage's grid.
 
-    The compact features of stage s are (N, K_s, C) with ``K_s = keep * (cell_s)^2``: for every sample its
-    ``keep`` visible cells (ascending cell index), and inside a cell its ``cell_s x cell_s`` pixels in Morton
-    order (``cell_s`` = 8, 4, 2, 1 at strides 4, 8, 16, 32). Because every stride-2 window lies inside one cell,
-    a 2x2 window is 4 consecutive rows and the next stage's order is the same scheme again.
+    The compact features of stage s are (N, K_s, C) with ``K_s = keep * side_s^2``: for every sample its
+    ``keep`` visible cells (ascending cell index), each as ``side_s x side_s`` pixels in row-major order
+    (``side_s`` = 8, 4, 2, 1 at strides 4, 8, 16, 32). Every stride-2 window lies inside one cell.
+
+    Depthwise convs (k x k, padding k//2) either run on a zero canvas of the whole map (:meth:`dwconv`
+    ``'canvas'``), or, where cells are large, on each visible cell with its halo of ``k//2`` pixels cut from a
+    padded canvas (``'window'``): the conv then computes only visible outputs.
 
     Args:
         keep_cells: (N, keep) long, indices of the visible cells on the (grid_h, grid_w) mask grid.
         grid: (grid_h, grid_w), the mask grid = (H / 32, W / 32).
         num_stages: number of stages (4).
+        halo: k // 2 of the depthwise conv (3).
+        window_min_side: use windows at the stages whose cell side is at least this.
     """
 
-    def __init__(self, keep_cells: torch.Tensor, grid: Tuple[int, int], num_stages: int = 4):
+    def __init__(self, keep_cells: torch.Tensor, grid: Tuple[int, int], num_stages: int = 4, halo: int = 3,
+                 window_min_side: int = 8):
         self.batch, self.keep = keep_cells.shape
         self.grid = grid
+        self.halo = halo
         gh, gw = grid
-        cell = 2**(num_stages - 1)
-        cy, cx = (keep_cells // gw)[..., None], (keep_cells % gw)[..., None]
-        batch_ids = torch.arange(self.batch, device=keep_cells.device)[:, None, None]
-        #: per stage: (N * K_s,) long indices into the flattened (N * H_s * W_s) grid
-        self.flat_index: List[torch.Tensor] = []
-        #: per stage: (H_s, W_s)
+        device = keep_cells.device
+        cy, cx = (keep_cells // gw)[..., None, None], (keep_cells % gw)[..., None, None]
+        batch_ids = torch.arange(self.batch, device=device)[:, None, None, None]
+        #: per stage: cell side, (H_s, W_s), (N*K_s,) indices into the flat (N*H_s*W_s) map
+        self.sides: List[int] = []
         self.shapes: List[Tuple[int, int]] = []
+        self.flat_index: List[torch.Tensor] = []
+        #: per stage (None where the canvas is used): indices into the flat padded map of the visible rows
+        #: and of every cell's (side + 2 halo)^2 window
+        self.padded_index: List[Optional[torch.Tensor]] = []
+        self.window_index: List[Optional[torch.Tensor]] = []
+        side = 2**(num_stages - 1)
         for _ in range(num_stages):
-            rows, cols = (t.to(keep_cells.device) for t in _morton_offsets(cell))
-            h, w = gh * cell, gw * cell
-            y, x = cy * cell + rows, cx * cell + cols  # (N, keep, cell^2)
-            self.flat_index.append(((batch_ids * h + y) * w + x).reshape(-1))
+            h, w = gh * side, gw * side
+            ys = torch.arange(side, device=device)[:, None]
+            xs = torch.arange(side, device=device)[None, :]
+            y, x = cy * side + ys, cx * side + xs  # (N, keep, side, side)
+            self.sides.append(side)
             self.shapes.append((h, w))
-            cell //= 2
+            self.flat_index.append(((batch_ids * h + y) * w + x).reshape(-1))
+            if side >= window_min_side:
+                hp, wp = h + 2 * halo, w + 2 * halo
+                self.padded_index.append(((batch_ids * hp + y + halo) * wp + x + halo).reshape(-1))
+                wy = torch.arange(side + 2 * halo, device=device)[:, None]
+                wx = torch.arange(side + 2 * halo, device=device)[None, :]
+                self.window_index.append(((batch_ids * hp + cy * side + wy) * wp + cx * side + wx).reshape(-1))
+            else:
+                self.padded_index.append(None)
+                self.window_index.append(None)
+            side //= 2
 
     def scatter(self, x: torch.Tensor, stage: int) -> torch.Tensor:
         """(N, K_s, C) compact -> (N, C, H_s, W_s) (channels-last memory), zeros at masked positions."""
         h, w = self.shapes[stage]
         c = x.shape[-1]
-        canvas = x.new_zeros(self.batch * h * w, c).index_copy(0, self.flat_index[stage], x.reshape(-1, c))
+        canvas = x.new_zeros(self.batch * h * w, c).index_copy_(0, self.flat_index[stage], x.reshape(-1, c))
         return canvas.view(self.batch, h, w, c).permute(0, 3, 1, 2)
 
     def gather(self, x: torch.Tensor, stage: int) -> torch.Tensor:
@@ -108,6 +119,21 @@ class VisibleLayout:
         c = x.shape[1]
         rows = x.permute(0, 2, 3, 1).reshape(-1, c).index_select(0, self.flat_index[stage])
         return rows.view(self.batch, -1, c)
+
+    def dwconv(self, conv: nn.Conv2d, x: torch.Tensor, stage: int) -> torch.Tensor:
+        """Depthwise ``conv`` (padding = halo) of the compact rows (N, K_s, C), masked positions read as zeros;
+        returns the compact rows of the output."""
+        if self.window_index[stage] is None:
+            return self.gather(conv(self.scatter(x, stage)), stage)
+        h, w = self.shapes[stage]
+        n, _, c = x.shape
+        side, size = self.sides[stage], self.sides[stage] + 2 * self.halo
+        padded = x.new_zeros(n * (h + 2 * self.halo) * (w + 2 * self.halo), c)
+        padded = padded.index_copy_(0, self.padded_index[stage], x.reshape(-1, c))
+        windows = padded.index_select(0, self.window_index[stage]).view(n * self.keep, size, size, c)
+        out = F.conv2d(windows.permute(0, 3, 1, 2), conv.weight, conv.bias, conv.stride, 0, conv.dilation,
+                       conv.groups)  # (N * keep, C, side, side), only the visible outputs
+        return out.permute(0, 2, 3, 1).reshape(n, -1, c)
 
 
 @MODELS.register_module()
@@ -168,6 +194,9 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
         del self.norm3  # the official sparse encoder has no output norm
         self.out_indices = ()
         self.grn_stats = grn_stats
+        #: depthwise convs run per visible cell (with halo) where cells are at least this wide (stage 0 at 8),
+        #: on the whole zero-filled map elsewhere; both give the same result, this is only about speed
+        self.window_min_side = 8
 
     @property
     def out_channels(self) -> Tuple[int, ...]:
@@ -196,7 +225,9 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
         counts = visible_cells.sum(1)
         if bool((counts == counts[0]).all()):
             keep_cells = visible_cells.nonzero()[:, 1].view(x.shape[0], -1)
-            return self._forward_sparse(x, VisibleLayout(keep_cells, mask.shape[1:], len(self.stages)))
+            layout = VisibleLayout(keep_cells, mask.shape[1:], len(self.stages), self.stages[0][0].dwconv.padding[0],
+                                   self.window_min_side)
+            return self._forward_sparse(x, layout)
         if self.grn_stats == 'batch':
             raise ValueError("grn_stats='batch' needs the same number of visible cells in every sample, got "
                              f'{counts.tolist()}')
@@ -223,7 +254,7 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
         x = self._stem_visible(x, layout)
         for i, stage in enumerate(self.stages):
             if i > 0:
-                x = self._downsample_visible(self.downsample_layers[i], x)
+                x = self._downsample_visible(self.downsample_layers[i], x, layout.sides[i - 1])
             for block in stage:
                 if block.with_cp and x.requires_grad:
                     x = cp.checkpoint(self._block_visible, block, x, layout, i, use_reentrant=False)
@@ -242,20 +273,22 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
         return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
 
     @staticmethod
-    def _downsample_visible(layer: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-        """LN + Conv 2x2/2 on compact rows: every 4 consecutive rows are one 2x2 window (Morton order).
+    def _downsample_visible(layer: nn.Sequential, x: torch.Tensor, side: int) -> torch.Tensor:
+        """LN + Conv 2x2/2 on compact rows of cells of ``side x side`` pixels, as a Linear on each 2x2 window.
         (N, K, C) -> (N, K/4, C')."""
         norm, conv = layer
         n, k, c = x.shape
+        half = side // 2
         x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        windows = x.view(-1, half, 2, half, 2, c).permute(0, 1, 3, 2, 4, 5).reshape(n, k // 4, 4 * c)
         weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, 4 * c)  # (C', [dy, dx, C])
-        return F.linear(x.reshape(n, k // 4, 4 * c), weight, conv.bias)
+        return F.linear(windows, weight, conv.bias)
 
     def _block_visible(self, block: ConvNeXtV2Block, x: torch.Tensor, layout: VisibleLayout,
                        stage: int) -> torch.Tensor:
         """One ConvNeXt V2 block on compact rows (N, K, C) -> (N, K, C)."""
         n, k, c = x.shape
-        y = layout.gather(block.dwconv(layout.scatter(x, stage)), stage)
+        y = layout.dwconv(block.dwconv, x, stage)
         y = block.act(block.pwconv1(block.norm(y)))
         # GRN reduces over dims 1, 2 of (N, H, W, C): per sample over its visible rows, or over the batch
         y = block.grn(y.view(n, k, 1, -1) if self.grn_stats == 'sample' else y.view(1, n * k, 1, -1))

@@ -1,0 +1,104 @@
+"""Step time of FCMAE's masked encoder vs the same encoder on the full image.
+
+One pretraining step = forward + backward. For each repeat, the variants run back to back in a rotating
+order (interleaved), so load from other processes hits them alike; the report gives the median time of each
+variant and the median of the per-repeat ratios.
+
+Variants:
+  full    the encoder on the full image (what a dense ConvNeXt V2 costs)
+  sparse  the masked encoder, computing only visible positions (FCMAEConvNeXtV2, default path)
+  dense   the masked encoder computed densely with masked positions zeroed (the paper's "dense masked conv")
+With --whole, the step also includes the decoder and the loss (FCMAE.loss vs the same with the full image
+encoded; the decoder work is the same in both).
+
+The ideal ratio is the visible fraction: int(L * (1 - mask_ratio)) / L cells (19/49 = 0.388 at 224).
+"fraction of ideal" = ideal ratio / measured ratio (1.0 = masked positions cost nothing).
+
+Example:
+  python tools/analysis/benchmark_fcmae.py --arch tiny --batch 4 --size 224 --repeats 5
+"""
+import argparse
+import statistics
+import time
+
+import torch
+
+from mmconvmae.models.selfsup.fcmae import FCMAE, gen_random_mask
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--arch', default='tiny', help='ConvNeXt V2 arch (atto..huge)')
+    p.add_argument('--batch', type=int, default=4)
+    p.add_argument('--size', type=int, default=224)
+    p.add_argument('--mask-ratio', type=float, default=0.6)
+    p.add_argument('--repeats', type=int, default=5, help='interleaved repeats (median reported)')
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch default)')
+    p.add_argument('--variants', default='full,sparse,dense')
+    p.add_argument('--whole', action='store_true', help='time the whole FCMAE step (with decoder and loss)')
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    return p.parse_args()
+
+
+def make_step(model, images, mask, variant, whole):
+    encoder = model.backbone
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        enc_mask = None if variant == 'full' else mask
+        if variant == 'dense':
+            latent = encoder._forward_dense_masked(images, encoder._mask_grid(images, mask))
+        else:
+            latent = encoder(images, enc_mask)
+        if whole:
+            pred = model.neck(latent, mask)
+            loss = model.head.loss(pred, images, mask)
+        else:
+            loss = latent.square().mean()
+        loss.backward()
+        if images.is_cuda:
+            torch.cuda.synchronize()
+    return step
+
+
+def main():
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = FCMAE(backbone=dict(arch=args.arch), mask_ratio=args.mask_ratio).to(args.device).train()
+    images = torch.randn(args.batch, 3, args.size, args.size, device=args.device)
+    num_cells = (args.size // 32)**2
+    mask = gen_random_mask(args.batch, num_cells, args.mask_ratio, device=args.device)
+    ideal = int(num_cells * (1 - args.mask_ratio)) / num_cells
+    variants = args.variants.split(',')
+    steps = {v: make_step(model, images, mask, v, args.whole) for v in variants}
+    for _ in range(args.warmup):
+        for v in variants:
+            steps[v]()
+    times = {v: [] for v in variants}
+    for r in range(args.repeats):
+        order = variants[r % len(variants):] + variants[:r % len(variants)]
+        for v in order:
+            t0 = time.perf_counter()
+            steps[v]()
+            times[v].append(time.perf_counter() - t0)
+    print(f'arch={args.arch} batch={args.batch} size={args.size} mask_ratio={args.mask_ratio} '
+          f'threads={torch.get_num_threads()} device={args.device} whole_step={args.whole} '
+          f'repeats={args.repeats}')
+    print(f'visible fraction (ideal ratio) = {ideal:.3f}')
+    for v in variants:
+        print(f'  {v:7s} median {statistics.median(times[v]) * 1e3:9.1f} ms   '
+              f'(min {min(times[v]) * 1e3:.1f}, max {max(times[v]) * 1e3:.1f})')
+    if 'full' in times:
+        for v in variants:
+            if v == 'full':
+                continue
+            ratio = statistics.median(a / b for a, b in zip(times[v], times['full']))
+            print(f'  {v}/full ratio {ratio:.3f}   fraction of ideal {ideal / ratio:.2f}   '
+                  f'speed-up {1 / ratio:.2f}x (ideal {1 / ideal:.2f}x)')
+
+
+if __name__ == '__main__':
+    main()
