@@ -8,7 +8,7 @@ import os
 
 from mmengine.config import DictAction
 
-from mmconvmae.engine.launch import SCOPES, build_runner, enable_visualization, load_config
+from mmconvmae.engine.launch import SCOPES, build_runner, enable_tta, enable_visualization, load_config
 
 
 def parse_args(argv=None):
@@ -18,6 +18,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='directory for the evaluation logs and metrics')
     parser.add_argument('--show-dir', help='draw the predictions into PNG files in this directory')
     parser.add_argument('--out', help='dump raw predictions to this .pkl file (mmdet / mmpretrain)')
+    parser.add_argument('--tta', action='store_true',
+                        help="test-time augmentation with the config's tta_model and tta_pipeline")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -34,6 +36,8 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
+    if args.tta:
+        enable_tta(cfg)
     runner = build_runner(cfg)
     if args.out:
         dump = SCOPES[cfg.default_scope][2]

@@ -67,6 +67,16 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
         vis['out_dir'] = osp.abspath(show_dir)
 
 
+def enable_tta(cfg: Config) -> None:
+    """``--tta``: wrap the model in the config's ``tta_model`` and test with its ``tta_pipeline``."""
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        raise RuntimeError(f'--tta needs {missing} in the config')
+    from mmengine.config import ConfigDict
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
 def build_runner(cfg: Config):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner

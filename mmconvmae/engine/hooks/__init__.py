@@ -1,1 +1,3 @@
-__all__ = []
+from .rng_state import RNGStateHook
+
+__all__ = ['RNGStateHook']

@@ -17,7 +17,7 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
-from ..utils.base import BaseBackbone, normalize_indices, resolve_arch
+from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
 from ..utils.layers import GRN, LayerNorm2d
 
 
@@ -123,7 +123,7 @@ class ConvNeXtV2(BaseBackbone):
             self.downsample_layers.append(
                 nn.Sequential(LayerNorm2d(self.dims[i - 1], eps=1e-6),
                               nn.Conv2d(self.dims[i - 1], self.dims[i], 2, stride=2)))
-        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        dpr = drop_path_rates(drop_path_rate, sum(self.depths))
         self.stages = nn.ModuleList()
         for i, (depth, dim) in enumerate(zip(self.depths, self.dims)):
             rates = dpr[sum(self.depths[:i]):sum(self.depths[:i + 1])]

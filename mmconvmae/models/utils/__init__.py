@@ -1,8 +1,8 @@
-from .base import BaseBackbone, normalize_indices, resolve_arch
+from .base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
 from .checkpoint import check_shapes, extract_state_dict, load_pretrained, read_checkpoint
 from .layers import GRN, LayerNorm2d
 
 __all__ = [
-    'BaseBackbone', 'normalize_indices', 'resolve_arch', 'check_shapes', 'extract_state_dict', 'load_pretrained',
+    'BaseBackbone', 'drop_path_rates', 'normalize_indices', 'resolve_arch', 'check_shapes', 'extract_state_dict', 'load_pretrained',
     'read_checkpoint', 'GRN', 'LayerNorm2d'
 ]

@@ -1,6 +1,6 @@
 """Behaviour shared by every mmconvmae backbone and neck."""
 import copy
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 from mmengine.model import BaseModule
@@ -37,6 +37,14 @@ def normalize_indices(indices, num: int, what: str = 'out_indices') -> Tuple[int
             raise ValueError(f'{what} must be integers in [{-num}, {num - 1}] ({num} available), got {i!r}')
         out.append(i % num)
     return tuple(sorted(set(out)))
+
+
+def drop_path_rates(drop_path_rate: float, num_blocks: int) -> List[float]:
+    """Stochastic-depth rates increasing linearly from 0 to ``drop_path_rate`` over ``num_blocks`` blocks
+    (``torch.linspace`` in plain Python, so models can be built on the meta device)."""
+    if num_blocks <= 1:
+        return [0.0] * num_blocks
+    return [drop_path_rate * i / (num_blocks - 1) for i in range(num_blocks)]
 
 
 class BaseBackbone(BaseModule):

@@ -1,0 +1,105 @@
+"""LayerDecayOptimWrapperConstructor: per-parameter lr scales and weight decay, from every host scope."""
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+
+from mmconvmae.engine import LayerDecayOptimWrapperConstructor
+from mmconvmae.models import ConvNeXtV2
+
+
+class Detector(nn.Module):
+    """Stands in for a detector / segmentor / classifier: a ``backbone`` child plus a head."""
+
+    def __init__(self, backbone):
+        super().__init__()
+        self.backbone = backbone
+        self.neck = nn.Conv2d(320, 8, 1)
+
+
+class WithPosEmbed(ConvNeXtV2):
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.pos_embed = nn.Parameter(torch.zeros(1, 4, 8))
+
+
+def lr_and_wd(model, rate, decay_type):
+    ctor = LayerDecayOptimWrapperConstructor(
+        dict(optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05)),
+        dict(layer_decay_rate=rate, decay_type=decay_type))
+    optim = ctor(model).optimizer
+    table = {}
+    for group in optim.param_groups:
+        for name in group['param_names']:
+            table[name] = (group['lr'], group['weight_decay'])
+    assert len(table) == sum(1 for p in model.parameters() if p.requires_grad)
+    return table
+
+
+def test_layer_wise_lrs_follow_the_official_single_scheme():
+    model = Detector(WithPosEmbed(arch='atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False))
+    t = lr_and_wd(model, 0.5, 'layer_wise')
+    n = 2 + 2 + 6 + 2 + 2  # num_layers = sum(depths) + 2
+    assert t['backbone.downsample_layers.0.0.weight'][0] == pytest.approx(0.5**(n - 1 - 1))
+    assert t['backbone.stages.0.0.dwconv.weight'][0] == pytest.approx(0.5**(n - 1 - 1))
+    assert t['backbone.stages.2.5.pwconv1.weight'][0] == pytest.approx(0.5**(n - 1 - 10))
+    assert t['backbone.stages.3.1.pwconv2.weight'][0] == pytest.approx(0.5**(n - 1 - 12))
+    assert t['backbone.norm2.weight'][0] == t['neck.weight'][0] == 1.0
+    block_lrs = {t[f'backbone.stages.{s}.{b}.dwconv.weight'][0] for s, d in enumerate([2, 2, 6, 2]) for b in range(d)}
+    assert len(block_lrs) == 12  # one lr per block
+    # weight decay: none on norms, biases, GRN gamma/beta and position embeddings
+    assert t['backbone.stages.1.0.pwconv1.weight'][1] == 0.05 and t['neck.weight'][1] == 0.05
+    for name in ('backbone.stages.1.0.norm.weight', 'backbone.stages.1.0.pwconv1.bias',
+                 'backbone.stages.1.0.grn.gamma', 'backbone.stages.1.0.grn.beta', 'backbone.norm0.weight',
+                 'backbone.pos_embed', 'neck.bias'):
+        assert t[name][1] == 0.0, name
+
+
+def test_stage_wise_lrs_follow_the_official_group_scheme():
+    t = lr_and_wd(Detector(ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)), 0.5,
+                  'stage_wise')
+    n = 6 + 2  # atto: 6 groups (depths[2] <= 9)
+    expect = {
+        'backbone.downsample_layers.0.0.weight': 0, 'backbone.stages.0.1.dwconv.weight': 1,
+        'backbone.downsample_layers.1.1.weight': 2, 'backbone.stages.1.0.dwconv.weight': 2,
+        'backbone.downsample_layers.2.1.weight': 3, 'backbone.stages.2.2.dwconv.weight': 3,
+        'backbone.stages.2.3.dwconv.weight': 4, 'backbone.stages.3.0.dwconv.weight': 6,
+        'backbone.norm3.weight': 7, 'neck.weight': 7
+    }
+    for name, layer in expect.items():
+        assert t[name][0] == pytest.approx(0.5**(n - 1 - layer)), name
+
+
+def test_frozen_parameters_are_skipped_and_bare_backbones_work():
+    backbone = ConvNeXtV2('atto', frozen_stages=1)
+    t = lr_and_wd(backbone, 0.9, 'layer_wise')
+    assert 'stages.0.0.dwconv.weight' not in t and 'stages.1.0.dwconv.weight' in t
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain'])
+def test_constructor_builds_from_every_host_scope(scope):
+    cfg = dict(constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
+               optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
+               paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='stage_wise'))
+    with DefaultScope.overwrite_default_scope(scope):
+        wrapper = build_optim_wrapper(Detector(ConvNeXtV2('atto')), cfg)
+    lrs = sorted({g['lr'] for g in wrapper.optimizer.param_groups})
+    assert len(lrs) == 7 and lrs[-1] == pytest.approx(1e-4)  # ids 0-4, 6, 7 (atto has no group 5)
+
+
+@pytest.mark.parametrize('paramwise, message', [
+    (dict(layer_decay_rate=1.5), r'layer_decay_rate must be in \(0, 1\], got 1.5'),
+    (dict(decay_type='per_block'), r"decay_type must be one of \('layer_wise', 'stage_wise'\)"),
+    (dict(decay_rate=0.9), r"Unknown paramwise_cfg keys \['decay_rate'\].*allowed: \['layer_decay_rate'"),
+])
+def test_bad_paramwise_cfg(paramwise, message):
+    with pytest.raises(ValueError, match=message):
+        LayerDecayOptimWrapperConstructor(dict(optimizer=dict(type='AdamW', lr=1.0)), paramwise)
+
+
+def test_model_without_layer_depth_is_refused():
+    ctor = LayerDecayOptimWrapperConstructor(dict(optimizer=dict(type='AdamW', lr=1.0)), dict(layer_decay_rate=0.9))
+    with pytest.raises(TypeError, match='has no child with get_layer_depth'):
+        ctor(nn.Sequential(nn.Linear(2, 2)))
