@@ -18,8 +18,9 @@ the stem, the encoder depthwise/pointwise layers and every decoder Conv2d with t
 as an accident of a missing ``std=`` argument, and the paper's results come from the JAX/TPU code, not from
 that path, so we do not reproduce it.
 """
-import math
-from typing import List, Optional, Sequence, Tuple, Union
+import re
+from collections import OrderedDict
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -30,7 +31,7 @@ from mmpretrain.models.heads import MAEPretrainHead
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 
 from mmconvmae.registry import MODELS
-from ..backbones.convnext_v2 import ConvNeXtV2, ConvNeXtV2Block
+from ..backbones.convnext_v2 import ConvNeXtV2, ConvNeXtV2Block, convert_convnextv2_official
 
 #: stride of the ConvNeXt V2 stem; the mask cell of FCMAE is the total encoder stride (32 px)
 _STEM_STRIDE = 4
@@ -153,11 +154,12 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
 
     Implementation: features live only at visible positions, as compact (N, K_s, C) tensors (see
     :class:`VisibleLayout`): the stem (4x4/4 conv) is a Linear on the visible 4x4 patches; LN, pwconv1, GELU,
-    GRN and pwconv2 run on the visible rows only; each 7x7 depthwise conv runs on a zero canvas and is read
-    back at the visible positions; the 2x2/2 downsampling is a Linear on 4 consecutive rows. So the per-position
-    work, which is nearly all of the FLOPs, scales with the visible fraction. This needs the same number of
-    visible cells in every sample (true for :func:`gen_random_mask`); other masks fall back to the dense
-    masked computation (every position computed, masked ones zeroed, same results with ``grn_stats='sample'``).
+    GRN and pwconv2 run on the visible rows only; the 2x2/2 downsampling is a Linear on each 2x2 window; the
+    7x7 depthwise conv runs per visible cell with its 3-pixel halo at stage 0 (8x8-pixel cells) and on the
+    zero-filled map at the coarser stages. So nearly all the work scales with the visible fraction, and no
+    mask multiply is needed anywhere. This needs the same number of visible cells in every sample (true for
+    :func:`gen_random_mask`); other masks fall back to the dense masked computation (every position computed,
+    masked ones zeroed after each layer; same results with ``grn_stats='sample'``).
 
     Args:
         arch, in_channels, drop_path_rate, frozen_stages, with_cp, init_cfg: as in :class:`ConvNeXtV2`.
@@ -433,3 +435,29 @@ class FCMAE(BaseSelfSupervisor):
         images = self.check_images(inputs)
         pred, mask = self.reconstruct(images, mask)
         return dict(loss=self.head.loss(pred, images, mask))
+
+
+_DECODER_KEY = re.compile(r'^(decoder\.|proj\.|pred\.|mask_token$)')
+
+
+def convert_fcmae_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    """Official FCMAE training checkpoint (``main_pretrain.py``: MinkowskiEngine encoder under ``encoder.``,
+    dense ``proj``, ``mask_token``, ``decoder.0.*``, ``pred``; spec §3.3) -> :class:`FCMAE` keys, so official
+    full checkpoints can resume pretraining here: encoder -> ``backbone.*`` (Minkowski kernels converted by
+    :func:`convert_convnextv2_official`), decoder side -> ``neck.*`` with GRN gamma/beta as (C,).
+    Keys that already are ours (``backbone.*``, ``neck.*``) pass through.
+    """
+    out = OrderedDict()
+    encoder = OrderedDict()
+    for key, value in state_dict.items():
+        if key.startswith(('backbone.', 'neck.')):
+            out[key] = value
+        elif _DECODER_KEY.match(key):
+            if '.grn.' in key and value.dim() > 1:
+                value = value.reshape(-1)
+            out['neck.' + key] = value.contiguous()
+        else:
+            encoder[key] = value
+    for key, value in convert_convnextv2_official(encoder, has_norm3=False).items():
+        out['backbone.' + key] = value
+    return out
