@@ -53,3 +53,33 @@ def test_demo_checkpoint_initialises_det_and_seg_backbones(pretrained, config, s
     assert len(report['loaded']) == len(own) - 8
     for name in report['loaded']:
         assert torch.equal(own[name], state['backbone.' + name]), name
+
+
+def test_pretraining_config_follows_the_official_recipe():
+    """Spec §4.6: AdamW 2.4e-3 (0.9, 0.95) wd 0.05 with only 1-D norm params and biases excluded (GRN gamma/beta
+    and the mask token are decayed, as by timm 0.3.2's add_weight_decay), 40 warm-up + cosine to 800 epochs."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+
+    from mmconvmae.models.selfsup.fcmae import FCMAE
+    cfg = Config.fromfile(ROOT / 'configs/pretrain/fcmae_convnextv2_base_800e_in1k.py')
+    assert cfg.model.backbone.arch == 'base' and cfg.model.mask_ratio == 0.6 and cfg.model.neck.embed_dim == 512
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(2.4e-3)
+    assert cfg.optim_wrapper.optimizer.betas == (0.9, 0.95) and cfg.optim_wrapper.type == 'OptimWrapper'
+    assert cfg.train_dataloader.batch_size * 64 == 4096 and cfg.train_cfg.max_epochs == 800
+    assert [(s.begin, s.end) for s in cfg.param_scheduler] == [(0, 40), (40, 800)]
+    crop = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'RandomResizedCrop'][0]
+    assert crop.scale == 224 and crop.crop_ratio_range == (0.2, 1.0) and crop.interpolation == 'bicubic'
+    model = FCMAE(backbone=dict(arch='atto'))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    decay = {}
+    names = {id(p): n for n, p in model.named_parameters()}
+    for group in optim.optimizer.param_groups:
+        for p in group['params']:
+            decay[names[id(p)]] = group['weight_decay']
+    assert len(decay) == len(names)
+    assert decay['backbone.stages.0.0.grn.gamma'] == decay['neck.mask_token'] == 0.05
+    assert decay['backbone.stages.0.0.pwconv1.weight'] == decay['backbone.downsample_layers.1.1.weight'] == 0.05
+    assert decay['backbone.stages.0.0.norm.weight'] == decay['backbone.downsample_layers.1.0.weight'] == 0.0
+    assert decay['backbone.stages.0.0.dwconv.bias'] == decay['neck.decoder.0.norm.bias'] == 0.0
