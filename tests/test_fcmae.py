@@ -466,3 +466,23 @@ def test_bad_inputs_raise_clear_errors():
         FCMAE(backbone=dict(arch=ARCH), neck=dict(embed_dim=32), head=dict(
             type='mmpretrain.MAEPretrainHead', patch_size=16,
             loss=dict(type='mmpretrain.PixelReconstructionLoss', criterion='L2')))
+
+
+def test_bf16_autocast_close_to_fp32():
+    model, _ = official_model()
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 96, 96)
+    mask = gen_random_mask(2, 9, 0.6)
+    ref = model.backbone(x, mask)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = model.backbone(x, mask)
+        loss = model.loss(x, mask=mask)['loss']
+    assert torch.isfinite(loss)
+    assert (out.float() - ref).norm() / ref.norm() < 0.05
+
+
+def test_benchmark_tool_runs():
+    from conftest import run_tool
+    proc = run_tool('analysis/benchmark_fcmae.py', '--arch', 'atto', '--batch', '2', '--size', '64', '--repeats',
+                    '1', '--warmup', '0', '--variants', 'full,sparse,dense,nomask', '--whole', timeout=300)
+    assert 'sparse/full ratio' in proc.stdout and 'fraction of ideal' in proc.stdout, proc.stdout

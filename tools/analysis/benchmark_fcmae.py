@@ -8,6 +8,7 @@ Variants:
   full    the encoder on the full image (what a dense ConvNeXt V2 costs)
   sparse  the masked encoder, computing only visible positions (FCMAEConvNeXtV2, default path)
   dense   the masked encoder computed densely with masked positions zeroed (the paper's "dense masked conv")
+  nomask  the masked-encoder code path with nothing masked (its overhead against `full`; ratio ~1 expected)
 With --whole, the step also includes the decoder and the loss (FCMAE.loss vs the same with the full image
 encoded; the decoder work is the same in both).
 
@@ -35,7 +36,9 @@ def parse_args():
     p.add_argument('--repeats', type=int, default=5, help='interleaved repeats (median reported)')
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch default)')
-    p.add_argument('--variants', default='full,sparse,dense')
+    p.add_argument('--variants', default='full,sparse,dense', help='comma-separated, from full,sparse,dense,nomask')
+    p.add_argument('--window-min-side', type=int, default=None,
+                   help='FCMAEConvNeXtV2.window_min_side (cell side from which depthwise convs run per cell)')
     p.add_argument('--whole', action='store_true', help='time the whole FCMAE step (with decoder and loss)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     return p.parse_args()
@@ -46,7 +49,7 @@ def make_step(model, images, mask, variant, whole):
 
     def step():
         model.zero_grad(set_to_none=True)
-        enc_mask = None if variant == 'full' else mask
+        enc_mask = None if variant == 'full' else torch.zeros_like(mask) if variant == 'nomask' else mask
         if variant == 'dense':
             latent = encoder._forward_dense_masked(images, encoder._mask_grid(images, mask))
         else:
@@ -68,6 +71,8 @@ def main():
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = FCMAE(backbone=dict(arch=args.arch), mask_ratio=args.mask_ratio).to(args.device).train()
+    if args.window_min_side is not None:
+        model.backbone.window_min_side = args.window_min_side
     images = torch.randn(args.batch, 3, args.size, args.size, device=args.device)
     num_cells = (args.size // 32)**2
     mask = gen_random_mask(args.batch, num_cells, args.mask_ratio, device=args.device)
@@ -86,7 +91,7 @@ def main():
             times[v].append(time.perf_counter() - t0)
     print(f'arch={args.arch} batch={args.batch} size={args.size} mask_ratio={args.mask_ratio} '
           f'threads={torch.get_num_threads()} device={args.device} whole_step={args.whole} '
-          f'repeats={args.repeats}')
+          f'repeats={args.repeats} window_min_side={model.backbone.window_min_side}')
     print(f'visible fraction (ideal ratio) = {ideal:.3f}')
     for v in variants:
         print(f'  {v:7s} median {statistics.median(times[v]) * 1e3:9.1f} ms   '
