@@ -48,8 +48,7 @@ class GRN(nn.Module):
         left out of Gx, as in the sparse (MinkowskiEngine) encoder. Returns (N, H, W, C) in x.dtype."""
         with torch.autocast(device_type=x.device.type, enabled=False):
             xf = x.float()
-            sq = xf.square() if visible is None else (xf * visible.float()).square()
-            gx = sq.sum(dim=(1, 2), keepdim=True).sqrt()
+            gx = torch.linalg.vector_norm(xf if visible is None else xf * visible.float(), dim=(1, 2), keepdim=True)
             nx = gx / (gx.mean(dim=-1, keepdim=True) + self.eps)
             out = torch.addcmul(self.beta.float(), self.gamma.float(), xf * nx) + xf
         return out.to(x.dtype)

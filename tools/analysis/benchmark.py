@@ -1,0 +1,111 @@
+"""Throughput and peak memory of any config's model, against a reference measured in the same run.
+
+    python tools/analysis/benchmark.py CONFIG [--part backbone|backbone+neck|model] [--shape H W] [--batch N]
+        [--mode forward train] [--dtype fp32|bf16|fp16] [--channels-last] [--device cpu|cuda]
+        [--warmup 2] [--repeats 10] [--cfg-options ...]
+        [--reference-options model.backbone.type=... ...] [--json out.json]
+
+Without ``--reference-options`` the reference is the same model in the default settings (fp32, NCHW), so
+``--channels-last`` or ``--dtype bf16`` report their speed-up. With it, the reference is the config's model with
+those options applied (e.g. another implementation of the same backbone); it is built first, our model is then
+initialised from it when ``--copy-weights`` names a converter (see ``tools/analysis/benchmark_references.py``).
+Steps of both models are interleaved (A, B, A, B, ...) and the medians compared; results are ratios, never bare
+times alone. Peak memory: CUDA ``max_memory_allocated``, CPU the resident-set high-water mark of one step.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+
+if os.environ.get('MALLOC_MMAP_THRESHOLD_') is None:  # freed tensors must leave the resident set (peak memory)
+    os.environ['MALLOC_MMAP_THRESHOLD_'] = '65536'
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+import torch  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from mmconvmae.analysis import (analysis_target, default_input_shape, interleaved_timings, load_model,  # noqa: E402
+                                make_step, peak_memory_bytes)
+
+DTYPES = dict(fp32=torch.float32, bf16=torch.bfloat16, fp16=torch.float16)
+
+
+def machine() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}'
+
+
+def run(args) -> dict:
+    cfg, model = load_model(args.config, args.cfg_options)
+    shape = args.shape or default_input_shape(cfg)
+    h, w = (shape[0], shape[0]) if len(shape) == 1 else shape[:2]
+    device = torch.device(args.device)
+    ours = analysis_target(cfg, model, args.part).to(device)
+    if args.reference_options:
+        ref_cfg, ref_model = load_model(args.config, {**(args.cfg_options or {}), **args.reference_options})
+        reference = analysis_target(ref_cfg, ref_model, args.part).to(device)
+        ref_name = 'reference (' + ' '.join(f'{k}={v}' for k, v in args.reference_options.items()) + ')'
+        ref_layout, ref_dtype = torch.contiguous_format, torch.float32
+    else:
+        reference, ref_name = analysis_target(cfg, load_model(args.config, args.cfg_options)[1],
+                                              args.part).to(device), 'reference (same model, fp32, NCHW)'
+        ref_layout, ref_dtype = torch.contiguous_format, torch.float32
+    layout = torch.channels_last if args.channels_last else torch.contiguous_format
+    x = torch.randn(args.batch, 3, h, w, device=device)
+    results = dict(config=args.config, part=args.part, input=[args.batch, 3, h, w], machine=machine(),
+                   ours=dict(dtype=args.dtype, channels_last=args.channels_last), reference=ref_name, modes={})
+    for mode in args.mode:
+        for m in (ours, reference):
+            m.train(mode == 'train')
+        steps = {
+            'ours': make_step(ours.to(memory_format=layout), x.to(memory_format=layout), mode, DTYPES[args.dtype]),
+            'reference': make_step(reference.to(memory_format=ref_layout), x, mode, ref_dtype),
+        }
+        timing = interleaved_timings(steps, args.warmup, args.repeats)
+        memory = {name: peak_memory_bytes(step, args.device) for name, step in steps.items()}
+        r = dict(
+            ours_s=timing['ours']['median'], reference_s=timing['reference']['median'],
+            speed_ratio=timing['reference']['median'] / timing['ours']['median'],
+            ours_img_per_s=args.batch / timing['ours']['median'],
+            ours_peak_mib=memory['ours'] / 2**20, reference_peak_mib=memory['reference'] / 2**20,
+            memory_ratio=memory['ours'] / max(memory['reference'], 1))
+        results['modes'][mode] = r
+        print(f'[{mode}] ours {r["ours_s"] * 1e3:.1f} ms/step ({r["ours_img_per_s"]:.2f} img/s), '
+              f'{ref_name} {r["reference_s"] * 1e3:.1f} ms/step -> speed ratio (ref/ours) {r["speed_ratio"]:.3f}; '
+              f'peak memory {r["ours_peak_mib"]:.0f} vs {r["reference_peak_mib"]:.0f} MiB '
+              f'(ratio {r["memory_ratio"]:.3f})')
+    print(f'machine: {results["machine"]}; input {results["input"]}; part {args.part}; '
+          f'median of {args.repeats} interleaved repeats after {args.warmup} warm-up rounds')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--part', default='backbone', choices=['backbone', 'backbone+neck', 'model'])
+    parser.add_argument('--shape', type=int, nargs='+', help='input H W (default: the papers\' FLOPs size)')
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--mode', nargs='+', default=['forward', 'train'], choices=['forward', 'train'])
+    parser.add_argument('--dtype', default='fp32', choices=list(DTYPES))
+    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--threads', type=int, help='CPU threads (default: torch default)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--reference-options', nargs='+', action=DictAction,
+                        help='cfg options that turn the config into the reference model')
+    parser.add_argument('--json', help='write the results here')
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
+
+
+if __name__ == '__main__':
+    run(parse_args())
