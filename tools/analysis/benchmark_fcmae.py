@@ -1,8 +1,10 @@
 """Step time of FCMAE's masked encoder vs the same encoder on the full image.
 
-One pretraining step = forward + backward. For each repeat, the variants run back to back in a rotating
-order (interleaved), so load from other processes hits them alike; the report gives the median time of each
-variant and the median of the per-repeat ratios.
+One pretraining step = forward + backward. The variants run interleaved (A, B, C, A, B, C, ...; shared
+``mmconvmae.analysis.interleaved_timings``), so load from other processes hits them alike; the report gives the
+median time of each variant and the median of the per-repeat ratios. ``--memory`` also reports the peak
+memory of one step (CPU: the process is re-run with ``MALLOC_MMAP_THRESHOLD_=65536`` so freed tensors leave
+the resident set; that makes allocations slower, so take timings from a run without it).
 
 Variants:
   full    the encoder on the full image (what a dense ConvNeXt V2 costs)
@@ -19,12 +21,18 @@ Example:
   python tools/analysis/benchmark_fcmae.py --arch tiny --batch 4 --size 224 --repeats 5
 """
 import argparse
+import os
 import statistics
-import time
+import sys
 
-import torch
+if '--memory' in sys.argv and os.environ.get('MALLOC_MMAP_THRESHOLD_') is None:  # see --memory
+    os.environ['MALLOC_MMAP_THRESHOLD_'] = '65536'
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
-from mmconvmae.models.selfsup.fcmae import FCMAE, gen_random_mask
+import torch  # noqa: E402
+
+from mmconvmae.analysis import interleaved_timings, peak_memory_bytes  # noqa: E402
+from mmconvmae.models.selfsup.fcmae import FCMAE, gen_random_mask  # noqa: E402
 
 
 def parse_args():
@@ -40,6 +48,7 @@ def parse_args():
     p.add_argument('--window-min-side', type=int, default=None,
                    help='FCMAEConvNeXtV2.window_min_side (cell side from which depthwise convs run per cell)')
     p.add_argument('--whole', action='store_true', help='time the whole FCMAE step (with decoder and loss)')
+    p.add_argument('--memory', action='store_true', help='also report the peak memory of one step')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     return p.parse_args()
 
@@ -79,23 +88,17 @@ def main():
     ideal = int(num_cells * (1 - args.mask_ratio)) / num_cells
     variants = args.variants.split(',')
     steps = {v: make_step(model, images, mask, v, args.whole) for v in variants}
-    for _ in range(args.warmup):
-        for v in variants:
-            steps[v]()
-    times = {v: [] for v in variants}
-    for r in range(args.repeats):
-        order = variants[r % len(variants):] + variants[:r % len(variants)]
-        for v in order:
-            t0 = time.perf_counter()
-            steps[v]()
-            times[v].append(time.perf_counter() - t0)
+    result = interleaved_timings(steps, warmup=args.warmup, repeats=args.repeats)
+    times = {v: result[v]['times'] for v in variants}
+    memory = {v: peak_memory_bytes(steps[v], args.device) for v in variants} if args.memory else {}
     print(f'arch={args.arch} batch={args.batch} size={args.size} mask_ratio={args.mask_ratio} '
           f'threads={torch.get_num_threads()} device={args.device} whole_step={args.whole} '
           f'repeats={args.repeats} window_min_side={model.backbone.window_min_side}')
     print(f'visible fraction (ideal ratio) = {ideal:.3f}')
     for v in variants:
         print(f'  {v:7s} median {statistics.median(times[v]) * 1e3:9.1f} ms   '
-              f'(min {min(times[v]) * 1e3:.1f}, max {max(times[v]) * 1e3:.1f})')
+              f'(min {min(times[v]) * 1e3:.1f}, max {max(times[v]) * 1e3:.1f})'
+              + (f'   peak memory {memory[v] / 2**20:.0f} MiB' if memory else ''))
     if 'full' in times:
         for v in variants:
             if v == 'full':
