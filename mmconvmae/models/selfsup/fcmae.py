@@ -26,16 +26,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.heads import MAEPretrainHead
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 
 from mmconvmae.registry import MODELS
 from ..backbones.convnext_v2 import ConvNeXtV2, ConvNeXtV2Block, convert_convnextv2_official
-
-#: stride of the ConvNeXt V2 stem; the mask cell of FCMAE is the total encoder stride (32 px)
-_STEM_STRIDE = 4
-
 
 def gen_random_mask(batch_size: int, num_cells: int, mask_ratio: float, device=None,
                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -150,7 +145,8 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
     computation: depthwise convs see zeros there (missing sparse coordinates), LayerNorm is per position, the
     stride-2 downsampling windows never straddle a cell edge, GRN statistics are taken over visible positions
     only, and each block output is masked before the residual. The output is the dense map
-    (N, C3, H/32, W/32) with zeros at masked cells (``x.dense()``).
+    (N, C3, H/32, W/32) with zeros at masked cells (``x.dense()``). (``to_sparse`` would also drop a visible
+    position whose stem output is exactly zero in every channel; we keep it, a measure-zero difference.)
 
     Implementation: features live only at visible positions, as compact (N, K_s, C) tensors (see
     :class:`VisibleLayout`): the stem (4x4/4 conv) is a Linear on the visible 4x4 patches; LN, pwconv1, GELU,
