@@ -7,8 +7,9 @@
 
 Without ``--reference-options`` the reference is the same model in the default settings (fp32, NCHW), so
 ``--channels-last`` or ``--dtype bf16`` report their speed-up. With it, the reference is the config's model with
-those options applied (e.g. another implementation of the same backbone); it is built first, our model is then
-initialised from it when ``--copy-weights`` names a converter (see ``tools/analysis/benchmark_references.py``).
+those options applied (e.g. another implementation of the same backbone). ``--copy-weights`` loads the reference's
+weights into ours (the backbone through its ``adapt_pretrained`` key conversion, so a reference with other
+parameter names works) and reports the largest output difference, so both run the same weights.
 Steps of both models are interleaved (A, B, A, B, ...) and the medians compared; results are ratios, never bare
 times alone. Peak memory: CUDA ``max_memory_allocated``, CPU the resident-set high-water mark of one step.
 """
@@ -37,6 +38,36 @@ def machine() -> str:
     return f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}'
 
 
+def _flat_outputs(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, dict):
+        out = list(out.values())
+    return [t for o in out for t in _flat_outputs(o)]
+
+
+def copy_weights(reference: torch.nn.Module, ours: torch.nn.Module, x: torch.Tensor) -> float:
+    """Loads the reference's weights into ours (every mmconvmae module converts foreign key names in
+    ``adapt_pretrained``; the rest must match by name) and returns the largest output difference (eval mode)."""
+    from mmconvmae.models.utils.checkpoint import load_pretrained
+    state = reference.state_dict()
+    targets = [m for m in ours.modules() if hasattr(m, 'adapt_pretrained')]
+    if not targets:
+        raise ValueError('--copy-weights needs an mmconvmae backbone in our model')
+    target = targets[0]
+    prefix = next(name for name, m in ours.named_modules() if m is target)
+    ref_prefix = prefix + '.' if prefix else ''
+    load_pretrained(target, {k[len(ref_prefix):]: v for k, v in state.items() if k.startswith(ref_prefix)})
+    rest = {k: v for k, v in state.items() if not k.startswith(ref_prefix)}
+    if rest:
+        ours.load_state_dict(rest, strict=False)
+    ours.eval(), reference.eval()
+    with torch.no_grad():
+        diffs = [(a.float() - b.float()).abs().max().item()
+                 for a, b in zip(_flat_outputs(ours(x)), _flat_outputs(reference(x)))]
+    return max(diffs)
+
+
 def run(args) -> dict:
     cfg, model = load_model(args.config, args.cfg_options)
     shape = args.shape or default_input_shape(cfg)
@@ -56,6 +87,9 @@ def run(args) -> dict:
     x = torch.randn(args.batch, 3, h, w, device=device)
     results = dict(config=args.config, part=args.part, input=[args.batch, 3, h, w], machine=machine(),
                    ours=dict(dtype=args.dtype, channels_last=args.channels_last), reference=ref_name, modes={})
+    if args.copy_weights:
+        results['max_abs_diff'] = copy_weights(reference, ours, x)
+        print(f'weights copied from the reference; largest output difference: {results["max_abs_diff"]:.3g}')
     for mode in args.mode:
         for m in (ours, reference):
             m.train(mode == 'train')
@@ -100,6 +134,8 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--reference-options', nargs='+', action=DictAction,
                         help='cfg options that turn the config into the reference model')
+    parser.add_argument('--copy-weights', action='store_true',
+                        help='run ours with the reference\'s weights and report the output difference')
     parser.add_argument('--json', help='write the results here')
     args = parser.parse_args(argv)
     if args.threads:

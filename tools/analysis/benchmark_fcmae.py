@@ -21,6 +21,7 @@ Example:
   python tools/analysis/benchmark_fcmae.py --arch tiny --batch 4 --size 224 --repeats 5
 """
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -50,6 +51,7 @@ def parse_args():
     p.add_argument('--whole', action='store_true', help='time the whole FCMAE step (with decoder and loss)')
     p.add_argument('--memory', action='store_true', help='also report the peak memory of one step')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--json', help='write the results (median times, ratios to full, peak memory) here')
     return p.parse_args()
 
 
@@ -99,13 +101,19 @@ def main():
         print(f'  {v:7s} median {statistics.median(times[v]) * 1e3:9.1f} ms   '
               f'(min {min(times[v]) * 1e3:.1f}, max {max(times[v]) * 1e3:.1f})'
               + (f'   peak memory {memory[v] / 2**20:.0f} MiB' if memory else ''))
+    ratios = {}
     if 'full' in times:
         for v in variants:
             if v == 'full':
                 continue
-            ratio = statistics.median(a / b for a, b in zip(times[v], times['full']))
+            ratio = ratios[v] = statistics.median(a / b for a, b in zip(times[v], times['full']))
             print(f'  {v}/full ratio {ratio:.3f}   fraction of ideal {ideal / ratio:.2f}   '
                   f'speed-up {1 / ratio:.2f}x (ideal {1 / ideal:.2f}x)')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(args=vars(args), threads=torch.get_num_threads(), ideal_ratio=ideal,
+                           median_s={v: statistics.median(t) for v, t in times.items()}, ratio_to_full=ratios,
+                           peak_mib={v: m / 2**20 for v, m in memory.items()}), f, indent=2)
 
 
 if __name__ == '__main__':

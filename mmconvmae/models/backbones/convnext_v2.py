@@ -204,11 +204,15 @@ class ConvNeXtV2(BaseBackbone):
 _FCMAE_DECODER = re.compile(r'^(decoder\.|proj\.|pred\.|mask_token$)')
 
 
+_MMPRETRAIN_NAMES = (('.depthwise_conv.', '.dwconv.'), ('.pointwise_conv1.', '.pwconv1.'),
+                     ('.pointwise_conv2.', '.pwconv2.'))
+
+
 def convert_convnextv2_official(state_dict: Dict[str, torch.Tensor], has_norm3: bool = True,
                                 keep_head: bool = False) -> 'OrderedDict[str, torch.Tensor]':
     """Official ConvNeXt V2 keys -> :class:`ConvNeXtV2` keys. A no-op on keys that are already ours.
 
-    Handles: fine-tuned ``*_ema.pt`` files (``norm.*`` -> ``norm3.*``; ``head.*`` dropped unless
+    Handles: mmpretrain ``ConvNeXt(use_grn=True)`` backbones (``depthwise_conv`` / ``pointwise_conv{1,2}``), fine-tuned ``*_ema.pt`` files (``norm.*`` -> ``norm3.*``; ``head.*`` dropped unless
     ``keep_head``), FCMAE ``pt_only`` encoders, and FCMAE training checkpoints of the official MinkowskiEngine
     code (``encoder.`` prefix; ``kernel`` tensors (kv, in, out) / (kv, C) -> conv weights; ``.ln`` / ``.linear``
     wrappers; (1, C) biases; decoder, ``proj``, ``pred`` and ``mask_token`` dropped). GRN gamma/beta of shape
@@ -223,6 +227,8 @@ def convert_convnextv2_official(state_dict: Dict[str, torch.Tensor], has_norm3: 
         if key.startswith('head.') and not keep_head:
             continue
         key = key.replace('.ln.', '.').replace('.linear.', '.')
+        for theirs, ours in _MMPRETRAIN_NAMES:
+            key = key.replace(theirs, ours)
         if key.endswith('.kernel'):
             key = key[:-len('kernel')] + 'weight'
             if value.dim() == 3:  # MinkowskiConvolution: (k*k, in, out) -> (out, in, k, k), H/W transposed
