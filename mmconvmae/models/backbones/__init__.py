@@ -1,4 +1,5 @@
+from .conv2former import Conv2Former
 from .convmae import ConvMAE, ConvMAEDet
 from .convnext_v2 import ConvNeXtV2
 
-__all__ = ['ConvMAE', 'ConvMAEDet', 'ConvNeXtV2']
+__all__ = ['Conv2Former', 'ConvMAE', 'ConvMAEDet', 'ConvNeXtV2']

@@ -1,0 +1,311 @@
+"""Conv2Former (Hou et al., TPAMI 2024): a transformer-style ConvNet with convolutional modulation.
+
+The module tree and parameter names are those of the official release (HVision-NKU/Conv2Former
+``models/conv2former.py``): ``downsample_layers.0`` is the 3-conv BatchNorm stem, ``downsample_layers.{1,2,3}`` are
+LayerNorm + 2x2 stride-2 convs, and every block is ``stages.i.j.{layer_scale_1, layer_scale_2, attn.{norm, att.0,
+att.2, v, proj}, mlp.{norm, fc1, pos, fc2}}``; the classifier's 1280-d pre-logits block is ``head.{0,2}``. Official
+checkpoints (timm ``.pth.tar`` files with a pickled ``args``) therefore load through ``init_cfg`` as they are;
+:func:`convert_conv2former_official` drops the classifier ``pred``, renames the gist's ``attn.a.*`` and the
+``head`` of files loaded into a dense backbone.
+"""
+from collections import OrderedDict
+from typing import Dict, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn.bricks import DropPath
+from mmengine.model.weight_init import trunc_normal_
+
+from mmconvmae.registry import MODELS
+from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from ..utils.layers import LayerNorm2d
+
+
+def _norm(x: torch.Tensor, norm: nn.LayerNorm, channels_last: bool) -> torch.Tensor:
+    """LayerNorm over C of (N, H, W, C) or, channels first, of (N, C, H, W)."""
+    return norm(x) if channels_last else norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def _pointwise(x: torch.Tensor, conv: nn.Conv2d, channels_last: bool) -> torch.Tensor:
+    """A 1x1 ``conv``; channels last it runs as a Linear on (N, H, W, C_in) -> (N, H, W, C_out)."""
+    return F.linear(x, conv.weight.flatten(1), conv.bias) if channels_last else conv(x)
+
+
+def _depthwise(x: torch.Tensor, conv: nn.Conv2d, channels_last: bool) -> torch.Tensor:
+    """A depthwise ``conv``; channels last it runs on the channels_last-strided NCHW view of (N, H, W, C)."""
+    return conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1) if channels_last else conv(x)
+
+
+class ConvMod(nn.Module):
+    """Convolutional modulation (official ``SpatialAttention``): ``proj(att(LN(x)) * v(LN(x)))`` with
+    ``att`` = 1x1 conv -> GELU -> kxk depthwise conv. (N, H, W, C) -> (N, H, W, C), or (N, C, H, W) channels
+    first."""
+
+    def __init__(self, dim: int, kernel_size: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.att = nn.Sequential(
+            nn.Conv2d(dim, dim, 1), nn.GELU(),
+            nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim))
+        self.v = nn.Conv2d(dim, dim, 1)
+        self.proj = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
+        x = _norm(x, self.norm, channels_last)
+        a = _depthwise(F.gelu(_pointwise(x, self.att[0], channels_last)), self.att[2], channels_last)
+        return _pointwise(a * _pointwise(x, self.v, channels_last), self.proj, channels_last)
+
+
+class ConvMlp(nn.Module):
+    """Official ``MLP``: LN -> 1x1 (C -> rC) -> GELU -> x + GELU(3x3 depthwise ``pos``(x)) -> 1x1 (rC -> C).
+    (N, H, W, C) -> (N, H, W, C), or channels first. The ``pos`` conv is in the code, not in the paper."""
+
+    def __init__(self, dim: int, mlp_ratio: int = 4):
+        super().__init__()
+        hidden = dim * mlp_ratio
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.pos = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
+        self.fc2 = nn.Conv2d(hidden, dim, 1)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
+        x = self.act(_pointwise(_norm(x, self.norm, channels_last), self.fc1, channels_last))
+        x = x + self.act(_depthwise(x, self.pos, channels_last))
+        return _pointwise(x, self.fc2, channels_last)
+
+
+class Conv2FormerBlock(nn.Module):
+    """``x + DropPath(ls1 * ConvMod(x))``, then ``x + DropPath(ls2 * MLP(x))``.
+
+    (N, H, W, C) -> (N, H, W, C) when ``channels_last`` (1x1 convs run as Linear layers, depthwise convs on the
+    channels_last NCHW view: the faster layout, docs/conv2former.md), else (N, C, H, W) with the official
+    NCHW ops. Both give the same outputs up to float rounding; the parameters keep the official (conv) shapes.
+    Layer scales ``layer_scale_{1,2}`` have shape (C,) (official init 1e-6, hard-coded there).
+    """
+
+    def __init__(self, dim: int, kernel_size: int = 11, mlp_ratio: int = 4, drop_path: float = 0.,
+                 layer_scale_init_value: float = 1e-6, channels_last: bool = True, with_cp: bool = False):
+        super().__init__()
+        self.attn = ConvMod(dim, kernel_size)
+        self.mlp = ConvMlp(dim, mlp_ratio)
+        self.layer_scale_1 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+        self.layer_scale_2 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.channels_last = channels_last
+        self.with_cp = with_cp
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        cl = self.channels_last
+        ls1, ls2 = (self.layer_scale_1, self.layer_scale_2) if cl else (self.layer_scale_1[:, None, None],
+                                                                         self.layer_scale_2[:, None, None])
+        x = x + self.drop_path(ls1 * self.attn(x, cl))
+        return x + self.drop_path(ls2 * self.mlp(x, cl))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._forward, x, use_reentrant=False)
+        return self._forward(x)
+
+
+@MODELS.register_module()
+class Conv2Former(BaseBackbone):
+    """Conv2Former backbone.
+
+    Args:
+        arch: one of ``n, t, s, b, b_22k, l`` (or ``nano, tiny, small, base, base_22k, large``) or
+            ``dict(depths=[4 ints], dims=[4 ints], kernel_size=int)``. ``b_22k`` is the base model of the
+            IN-22K checkpoints (7x7 kernels); ``n`` uses 7x7 since the official fix of 2025-01-02.
+        in_channels: input channels.
+        kernel_size: overrides the arch's depthwise kernel size (odd).
+        mlp_ratio: MLP expansion (4 in every official model).
+        drop_path_rate: stochastic depth, linear over all blocks.
+        layer_scale_init_value: initial layer scale (official: 1e-6).
+        out_indices: stages to output (0..3, negative allowed).
+        with_head: classification mode (the official classifier without ``pred``): the last stage goes through
+            ``head`` = 1x1 conv (C4 -> ``head_channels``) -> GELU -> LayerNorm and is globally average pooled to
+            (N, head_channels); needs ``out_indices`` = the last stage. Otherwise every output is an
+            (N, C_i, H / 2^(i+2), W / 2^(i+2)) map normalised by its own LayerNorm ``norm{i}`` (not in the
+            official code: freshly initialised, as in ConvNeXt's detection backbones).
+        head_channels: width of the pre-logits head (official 1280).
+        frozen_stages: -1 freezes nothing, 0 the stem, k >= 1 the stem and stages 0..k-1 (with their
+            downsampling layers and output norms).
+        norm_eval: keep the stem's BatchNorm layers in eval mode during training.
+        with_cp: activation checkpointing per block.
+        channels_last: run the blocks on channels-last tensors (default, faster); False runs the official NCHW
+            ops (same parameters and outputs; kept as the benchmark baseline).
+
+    Input: (N, in_channels, H, W) with H and W multiples of 32.
+    """
+    arch_zoo = {
+        **dict.fromkeys(['n', 'nano'], dict(depths=[2, 2, 8, 2], dims=[64, 128, 256, 512], kernel_size=7)),
+        **dict.fromkeys(['t', 'tiny'], dict(depths=[3, 3, 12, 3], dims=[72, 144, 288, 576], kernel_size=11)),
+        **dict.fromkeys(['s', 'small'], dict(depths=[4, 4, 32, 4], dims=[72, 144, 288, 576], kernel_size=11)),
+        **dict.fromkeys(['b', 'base'], dict(depths=[4, 4, 34, 4], dims=[96, 192, 384, 768], kernel_size=11)),
+        **dict.fromkeys(['b_22k', 'base_22k'], dict(depths=[4, 4, 34, 4], dims=[96, 192, 384, 768],
+                                                    kernel_size=7)),
+        **dict.fromkeys(['l', 'large'], dict(depths=[4, 4, 48, 4], dims=[128, 256, 512, 1024], kernel_size=11)),
+    }
+    stride = 32
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 in_channels: int = 3,
+                 kernel_size: int = None,
+                 mlp_ratio: int = 4,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-6,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 with_head: bool = True,
+                 head_channels: int = 1280,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 channels_last: bool = True,
+                 init_cfg=None):
+        super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
+        arch = resolve_arch(arch, self.arch_zoo, ('depths', 'dims', 'kernel_size'), 'Conv2Former')
+        self.depths, self.dims = list(arch['depths']), list(arch['dims'])
+        if len(self.depths) != 4 or len(self.dims) != 4:
+            raise ValueError(f'Conv2Former arch needs 4 depths and 4 dims, got {self.depths} and {self.dims}')
+        self.kernel_size = arch['kernel_size'] if kernel_size is None else kernel_size
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f'Conv2Former kernel_size must be a positive odd integer, got {self.kernel_size}')
+        self.out_indices = normalize_indices(out_indices, 4)
+        if with_head and self.out_indices != (3, ):
+            raise ValueError(f'with_head=True (classification) outputs the last stage only, got out_indices '
+                             f'{out_indices}; set with_head=False for multi-scale outputs')
+        if not -1 <= frozen_stages <= 4:
+            raise ValueError(f'frozen_stages must be in [-1, 4], got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.with_head = with_head
+        self.channels_last = channels_last
+
+        c0, d = self.dims[0] // 2, self.dims
+        self.downsample_layers = nn.ModuleList([
+            nn.Sequential(
+                nn.Conv2d(in_channels, c0, 3, stride=2, padding=1, bias=False), nn.GELU(), nn.BatchNorm2d(c0),
+                nn.Conv2d(c0, c0, 3, stride=1, padding=1, bias=False), nn.GELU(), nn.BatchNorm2d(c0),
+                nn.Conv2d(c0, d[0], 2, stride=2, bias=False))
+        ])
+        for i in range(1, 4):
+            self.downsample_layers.append(
+                nn.Sequential(LayerNorm2d(d[i - 1], eps=1e-6), nn.Conv2d(d[i - 1], d[i], 2, stride=2)))
+        dpr = drop_path_rates(drop_path_rate, sum(self.depths))
+        self.stages = nn.ModuleList()
+        for i, (depth, dim) in enumerate(zip(self.depths, d)):
+            rates = dpr[sum(self.depths[:i]):sum(self.depths[:i + 1])]
+            self.stages.append(nn.Sequential(*[
+                Conv2FormerBlock(dim, self.kernel_size, mlp_ratio, r, layer_scale_init_value, channels_last, with_cp)
+                for r in rates
+            ]))
+        if with_head:
+            self.head = nn.Sequential(nn.Conv2d(d[3], head_channels, 1), nn.GELU(),
+                                      LayerNorm2d(head_channels, eps=1e-6))
+        else:
+            for i in self.out_indices:
+                self.add_module(f'norm{i}', LayerNorm2d(d[i], eps=1e-6))
+        self.apply(self._init_module)
+        self._freeze_stages()
+
+    @staticmethod
+    def _init_module(m: nn.Module):
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        if self.with_head:
+            return (self.head[0].out_channels, )
+        return tuple(self.dims[i] for i in self.out_indices)
+
+    def check_input(self, x: torch.Tensor):
+        if x.dim() != 4:
+            raise ValueError(f'Conv2Former expects (N, C, H, W) input, got shape {tuple(x.shape)}')
+        h, w = x.shape[-2:]
+        if h % self.stride or w % self.stride:
+            raise ValueError(f'Conv2Former needs H and W divisible by its total stride {self.stride}, got {h}x{w}; '
+                             f'pad the input (e.g. data_preprocessor pad_size_divisor=32)')
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """x (N, C_in, H, W) -> a tuple with, per ``out_indices``, (N, C_i, H_i, W_i) maps, or (N, 1280)."""
+        self.check_input(x)
+        outs = []
+        for i in range(4):
+            x = self.downsample_layers[i](x)
+            if self.channels_last:
+                x = self.stages[i](x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            else:
+                x = self.stages[i](x)
+            if self.with_head and i == 3:
+                outs.append(self.head(x).mean((-2, -1)))
+            elif i in self.out_indices:
+                outs.append(getattr(self, f'norm{i}')(x).contiguous())
+        return tuple(outs)
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        self._freeze(self.downsample_layers[0])
+        for i in range(self.frozen_stages):
+            self._freeze(self.downsample_layers[i], self.stages[i], getattr(self, f'norm{i}', None))
+
+    # ---- layer-wise lr decay --------------------------------------------------------------------------
+    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """``layer_wise``: stem 0, one id per block (a downsampling layer shares the id of the block after it),
+        ``head`` / output norms the last id. ``stage_wise`` (ConvNeXt's detection scheme, regrouped for the
+        deeper third stage): stem 0, stages 0 and 1 ids 1 and 2, stage 2 in groups of 3 blocks, stage 3 one id."""
+        parts = param_name.split('.')
+        in_body = parts[0] in ('downsample_layers', 'stages')
+        s = int(parts[1]) if in_body else None
+        if decay_type == 'layer_wise':
+            num_layers = sum(self.depths) + 2
+            if not in_body:
+                return num_layers - 1, num_layers
+            if parts[0] == 'downsample_layers':
+                return (0 if s == 0 else sum(self.depths[:s]) + 1), num_layers
+            return sum(self.depths[:s]) + int(parts[2]) + 1, num_layers
+        if decay_type == 'stage_wise':
+            groups = -(-self.depths[2] // 3)
+            num_layers = groups + 5
+            if not in_body:
+                return num_layers - 1, num_layers
+            if parts[0] == 'downsample_layers' and s == 0:
+                return 0, num_layers
+            if s < 2:
+                return s + 1, num_layers
+            if s == 3:
+                return groups + 3, num_layers
+            block = int(parts[2]) if parts[0] == 'stages' else 0
+            return 3 + block // 3, num_layers
+        raise ValueError(f'decay_type must be layer_wise or stage_wise, got {decay_type!r}')
+
+    # ---- official checkpoints -------------------------------------------------------------------------
+    def adapt_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        return convert_conv2former_official(state_dict, keep_head=self.with_head)
+
+
+def convert_conv2former_official(state_dict: Dict[str, torch.Tensor],
+                                 keep_head: bool = True,
+                                 keep_pred: bool = False) -> 'OrderedDict[str, torch.Tensor]':
+    """Official Conv2Former keys -> :class:`Conv2Former` keys. A no-op on keys that are already ours.
+
+    Handles the released ``models/conv2former.py`` names (identical to ours), the 2022 gist's ``attn.a.*``
+    (-> ``attn.att.*``), and layer scales stored as (1, C, 1, 1) or (C, 1, 1) (-> (C,)). The 1280-d ``head.*``
+    is kept only when ``keep_head`` (classification backbones); the classifier ``pred.*`` is dropped unless
+    ``keep_pred``. Wrappers (``state_dict`` / ``state_dict_ema`` / ``model`` / ``module.``) and non-tensor
+    entries (the pickled ``args``) are removed before, by ``extract_state_dict``.
+    """
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        if key.startswith('head.') and not keep_head or key.startswith('pred.') and not keep_pred:
+            continue
+        key = key.replace('.attn.a.', '.attn.att.')
+        if 'layer_scale_' in key and value.dim() > 1:
+            value = value.reshape(-1)
+        out[key] = value
+    return out
