@@ -300,7 +300,7 @@ class ConvMAE(BaseBackbone):
         window_size: None: global attention in every stage-3 block. An int: windowed attention (non-overlapping
             ``window_size`` x ``window_size`` token windows) in every block except ``global_attn_indexes``.
         global_attn_indexes: the stage-3 blocks with global attention when ``window_size`` is set (official DET:
-            0, 3, 6, 10, i.e. the 1st, 4th, 7th and 11th).
+            0, 3, 6, 10, i.e. the 1st, 4th, 7th and 11th); ignored without ``window_size``.
         pad_to_window: pad the token grid to a multiple of ``window_size`` inside windowed blocks (padded keys are
             masked out) and crop back; False requires the grid to be divisible (the official behaviour).
         rel_pos_bias: None; ``'shared'``: one BEiT-style table for all window blocks (``windowed_rel_pos_bias``) and
@@ -383,7 +383,9 @@ class ConvMAE(BaseBackbone):
         if window_size is not None and (not isinstance(window_size, int) or window_size < 1):
             raise ValueError(f'window_size must be a positive int or None (global attention), got {window_size!r}')
         self.window_size = window_size
-        self.global_attn_indexes = normalize_indices(list(global_attn_indexes), depth3, 'global_attn_indexes')
+        # without windows every block is global and global_attn_indexes is not used
+        self.global_attn_indexes = tuple(range(depth3)) if window_size is None else normalize_indices(
+            list(global_attn_indexes), depth3, 'global_attn_indexes')
         #: per stage-3 block: True = windowed attention
         self.windowed = [window_size is not None and i not in self.global_attn_indexes for i in range(depth3)]
         self.pad_to_window = pad_to_window

@@ -1,0 +1,46 @@
+# ConvMAE-B ImageNet-1K fine-tuning from the pretrained encoder, in mmpretrain (batch 1024 = 32 GPUs x 32).
+# Recipe: FINETUNE.md / main_finetune.py (shared spec convmae.md §4.1): 100 epochs with 5 warm-up, AdamW
+# lr 2e-3 (blr 5e-4 x 1024 / 256), wd 0.05 (none on norms, biases, pos_embed), layer-wise lr decay 0.65 (patch
+# embeddings, pos_embed and stages 1-2 at layer 0, scale 0.65^12), drop path 0.1, global average pooling + fc_norm,
+# RandAugment (9, 0.5), random erasing 0.25, mixup 0.8 / cutmix 1.0, label smoothing 0.1, head init std 2e-5, AMP.
+# Expected: 85.0 top-1 (84.98 in the official log) from the 1600-epoch encoder.
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
+    './_base_/cls_runtime.py',
+]
+checkpoint = 'checkpoints/convmae_base_1600e_in1k.pth'  # the released encoder (see the Mask R-CNN config)
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmconvmae.ConvMAE',
+        arch='base',
+        img_size=224,
+        out_indices=2,
+        gap_before_final_norm=True,
+        drop_path_rate=0.1,
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=768,
+        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=2e-5, bias=0.)),
+    train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
+
+train_dataloader = dict(batch_size=32)
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(layer_decay_rate=0.65),
+    optimizer=dict(type='AdamW', lr=5e-4 * 1024 / 256, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=5, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=5, end=100, convert_to_iter_based=True),
+]
+train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
+auto_scale_lr = dict(enable=False, base_batch_size=1024)

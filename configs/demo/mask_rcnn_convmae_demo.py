@@ -1,0 +1,38 @@
+# CPU demo twin of ../mask_rcnn_convmae_base_coco.py (the project's main demo, `bash tools/demo.sh`): synthetic COCO
+# data (3 classes), a tiny ConvMAE from scratch with the same structure as the real detection backbone (two conv
+# stages, a windowed/global transformer stage with shared relative-position tables, max-pooled 1/32 level), 256x256
+# images (stage-3 grid 16x16: four 8x8 windows), 64-channel FPN / RPN / RoI heads with BN (the entry config's SyncBN
+# becomes BN on one process), fp32, 300 iterations. Same model code, head types and optimizer family.
+_base_ = ['../mask_rcnn_convmae_base_coco.py', '../_base_/demo/synthetic_coco.py']
+
+model = dict(
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=[32, 64, 128], depths=[1, 1, 4], num_heads=4),
+        img_size=256,
+        window_size=8,
+        global_attn_indexes=(0, 3),
+        drop_path_rate=0.0,
+        freeze_pos_embed=False,  # trained from scratch here; the real config freezes the pretrained embedding
+        init_cfg=None),
+    neck=dict(in_channels=[32, 64, 128, 128], out_channels=64),
+    data_preprocessor={{_base_.demo_mask_rcnn.data_preprocessor}},
+    rpn_head={{_base_.demo_mask_rcnn.rpn_head}},
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=64),
+        bbox_head=dict(in_channels=64, conv_out_channels=64, fc_out_channels=256, num_classes=3),
+        mask_roi_extractor=dict(out_channels=64),
+        mask_head=dict(in_channels=64, conv_out_channels=64, num_classes=3)),
+    train_cfg={{_base_.demo_mask_rcnn.train_cfg}},
+    test_cfg={{_base_.demo_mask_rcnn.test_cfg}})
+
+train_dataloader = {{_base_.synthetic_coco.train_dataloader}}
+val_dataloader = {{_base_.synthetic_coco.val_dataloader}}
+test_dataloader = {{_base_.synthetic_coco.val_dataloader}}
+val_evaluator = {{_base_.synthetic_coco.evaluator}}
+test_evaluator = {{_base_.synthetic_coco.evaluator}}
+
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1e-3, weight_decay=0.05))
+train_cfg = {{_base_.demo_schedule.train_cfg}}
+param_scheduler = {{_base_.demo_schedule.param_scheduler}}
+default_hooks = {{_base_.demo_schedule.default_hooks}}
+log_processor = {{_base_.demo_schedule.log_processor}}
