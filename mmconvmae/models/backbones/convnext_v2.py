@@ -145,14 +145,6 @@ class ConvNeXtV2(BaseBackbone):
     def out_channels(self) -> Tuple[int, ...]:
         return tuple(self.dims[i] for i in self.out_indices)
 
-    def check_input(self, x: torch.Tensor):
-        if x.dim() != 4:
-            raise ValueError(f'{type(self).__name__} expects (N, C, H, W) input, got shape {tuple(x.shape)}')
-        h, w = x.shape[-2:]
-        if h % self.stride or w % self.stride:
-            raise ValueError(f'{type(self).__name__} needs H and W divisible by its total stride {self.stride}, '
-                             f'got {h}x{w}; pad the input (e.g. data_preprocessor pad_size_divisor=32)')
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self.check_input(x)
         outs = []

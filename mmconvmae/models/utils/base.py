@@ -89,6 +89,15 @@ class BaseBackbone(BaseModule):
         """
         raise NotImplementedError(f'{type(self).__name__} does not support layer-wise lr decay')
 
+    def check_input(self, x) -> None:
+        """Raises a clear error unless ``x`` is (N, C, H, W) with H and W multiples of ``self.stride``."""
+        if x.dim() != 4:
+            raise ValueError(f'{type(self).__name__} expects (N, C, H, W) input, got shape {tuple(x.shape)}')
+        h, w = x.shape[-2:]
+        if h % self.stride or w % self.stride:
+            raise ValueError(f'{type(self).__name__} needs H and W divisible by its total stride {self.stride}, '
+                             f'got {h}x{w}; pad the input (e.g. data_preprocessor pad_size_divisor={self.stride})')
+
     def _freeze_stages(self):
         pass
 
