@@ -416,3 +416,23 @@ def test_bad_arguments_and_inputs_raise_clear_errors():
         model(torch.randn(1, 3, 128, 128))
     with pytest.raises(ValueError, match=r'expects \(N, 3, H, W\)'):
         model(torch.randn(3, 128, 128))
+
+
+# ---- converter CLI ---------------------------------------------------------------------------------------------
+def test_converter_cli_writes_loadable_checkpoints(tmp_path):
+    import argparse
+
+    from conftest import run_tool
+    sd = official_encoder_state(head=True)
+    src = tmp_path / 'checkpoint-99.pth'
+    torch.save({'model': sd, 'args': argparse.Namespace(lr=1e-3), 'epoch': 99}, src)  # official file layout
+    run_tool('convert/convmae.py', src, tmp_path / 'out.pth')
+    out = torch.load(tmp_path / 'out.pth', map_location='cpu', weights_only=False)['state_dict']
+    assert torch.equal(out['head.fc.weight'], sd['head.weight']) and 'backbone.head.weight' not in out
+    model = ConvMAE(TINY, out_indices=2, gap_before_final_norm=True)
+    report = load_pretrained(model, str(tmp_path / 'out.pth'), prefix='backbone.')
+    assert report['missing'] == [] and report['unexpected'] == []
+    bad = tmp_path / 'bad.pth'
+    torch.save({'model': {'foo.weight': torch.zeros(1)}}, bad)
+    proc = run_tool('convert/convmae.py', bad, tmp_path / 'x.pth', check=False)
+    assert proc.returncode != 0 and 'no ConvMAE encoder' in proc.stderr
