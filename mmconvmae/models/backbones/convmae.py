@@ -577,12 +577,12 @@ class ConvMAE(BaseBackbone):
     # ---- checkpoints ----------------------------------------------------------------------------------------
     def adapt_pretrained(self, state_dict: StateDict) -> StateDict:
         """Official keys -> ours (:func:`convert_convmae_official`), then ``pos_embed`` and relative-position
-        tables resized (bicubic) to this model's grid; the pretraining ``norm``/``fc_norm`` are dropped when this
-        backbone has none."""
-        state = convert_convmae_official(state_dict)
+        tables resized (bicubic) to this model's grid. Parameters of other ConvMAE variants that this model lacks
+        (pretraining fusion convs, final ``norm``, decoder, classification ``fc_norm``) are dropped."""
+        state = convert_convmae_official(state_dict, keep_pretrain=True)
         own = self.state_dict()
         for key in list(state):
-            if key.startswith(('norm.', 'fc_norm.')) and key not in own:
+            if _VARIANT_ONLY.match(key) and key not in own:
                 del state[key]
         if 'pos_embed' in state and state['pos_embed'].shape != own['pos_embed'].shape:
             src = state['pos_embed']
@@ -626,6 +626,8 @@ class ConvMAEDet(ConvMAE):
 #: prefixes of the official downstream checkpoints: DET (detectron2), Official-ConvMAE-Det, SEG (mmseg 0.x)
 _OFFICIAL_PREFIXES = ('backbone.bottom_up.', 'backbone.net.', 'backbone.')
 _PRETRAIN_ONLY = re.compile(r'^(mask_token$|decoder_|stage[12]_output_decode\.)')
+#: parameters that only some ConvMAE variants have (pretraining encoder / decoder, classifier)
+_VARIANT_ONLY = re.compile(r'^(mask_token$|decoder_|stage[12]_output_decode\.|norm\.|fc_norm\.)')
 
 
 def convert_convmae_official(state_dict: StateDict, keep_pretrain: bool = False) -> 'OrderedDict[str, torch.Tensor]':

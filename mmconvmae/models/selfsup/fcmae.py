@@ -325,16 +325,17 @@ class FCMAEDecoder(nn.Module):
 
 def _build(cfg: Union[dict, nn.Module], default: type, what: str) -> nn.Module:
     """Builds a sub-module in plain Python: a module as is, a dict without ``type`` as ``default(**cfg)``, a
-    dict with a (scoped, e.g. ``'mmpretrain.MAEPretrainHead'``) ``type`` through the registry lookup."""
+    dict with a (scoped, e.g. ``'mmpretrain.MAEPretrainHead'``) ``type`` through the registry lookup.
+    ``what`` names the part in errors (e.g. ``'FCMAE backbone'``)."""
     if isinstance(cfg, nn.Module):
         return cfg
     if not isinstance(cfg, dict):
-        raise TypeError(f'FCMAE {what} must be a dict or an nn.Module, got {type(cfg).__name__}')
+        raise TypeError(f'{what} must be a dict or an nn.Module, got {type(cfg).__name__}')
     cfg = dict(cfg)
     kind = cfg.pop('type', None)
     cls = default if kind is None else (kind if isinstance(kind, type) else MODELS.get(kind))
     if cls is None:
-        raise KeyError(f'FCMAE {what}: unknown type {kind!r} (use a scoped name such as '
+        raise KeyError(f'{what}: unknown type {kind!r} (use a scoped name such as '
                        f"'mmconvmae.{default.__name__}')")
     return cls(**cfg)
 
@@ -370,17 +371,17 @@ class FCMAE(BaseSelfSupervisor):
                  init_cfg: Optional[dict] = None):
         if not 0 <= mask_ratio < 1:
             raise ValueError(f'FCMAE mask_ratio must be in [0, 1) (official 0.6), got {mask_ratio}')
-        backbone = _build(backbone, FCMAEConvNeXtV2, 'backbone')
+        backbone = _build(backbone, FCMAEConvNeXtV2, 'FCMAE backbone')
         if not isinstance(backbone, FCMAEConvNeXtV2):
             raise TypeError(f'FCMAE backbone must be an FCMAEConvNeXtV2, got {type(backbone).__name__}')
         neck = dict() if neck is None else neck
         if isinstance(neck, dict) and neck.get('type') in (None, 'mmconvmae.FCMAEDecoder', 'FCMAEDecoder'):
             neck = dict(neck)
             neck.setdefault('in_channels', backbone.dims[-1])
-        neck = _build(neck, FCMAEDecoder, 'neck')
+        neck = _build(neck, FCMAEDecoder, 'FCMAE neck')
         head = _build(dict(norm_pix=True, patch_size=backbone.stride,
                            loss=dict(type='mmpretrain.PixelReconstructionLoss', criterion='L2'))
-                      if head is None else head, MAEPretrainHead, 'head')
+                      if head is None else head, MAEPretrainHead, 'FCMAE head')
         super().__init__(
             backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.mask_ratio = mask_ratio
