@@ -465,7 +465,7 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
     catches the rest).
     """
     keys = set(state_dict)
-    ours = any(k.startswith(('backbone.', 'neck.', 'head.')) for k in keys)
+    ours = any(k.startswith(('backbone.', 'neck.')) for k in keys)
     mmpretrain = ours and ('backbone.pos_embed' in keys or any(k.startswith('neck.decoder_') for k in keys))
     clip = 'lm_head.weight' in keys
     out = OrderedDict()
