@@ -1,1 +1,3 @@
-__all__ = []
+from .itpn_pyramid import iTPNPyramid
+
+__all__ = ['iTPNPyramid']

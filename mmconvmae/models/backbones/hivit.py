@@ -1,0 +1,499 @@
+"""HiViT as used by iTPN (Tian et al., CVPR 2023; HiViT: Zhang et al., ICLR 2023).
+
+A 4x4 conv stem, MLP-only blocks at 1/4 and 1/8 with PatchMerges between, then global-attention blocks at
+1/16. Everything before the 1/16 stage acts inside one 16x16-pixel *unit*, so the stem runs on a
+``(B, N, h, w, C)`` unit layout (N = (H/16)(W/16) units of h x w sub-tokens) and masked units can simply be
+dropped (pixel pretraining) before the first block.
+
+Parameter names are the official ones (``patch_embed``, one flat ``blocks`` list holding stem blocks,
+``PatchMerge`` modules and main blocks, ``absolute_pos_embed``, ``attn.relative_position_bias_table``,
+``gamma_1/2``, ``fc_norm``), so official iTPN checkpoints load as they are (:func:`convert_itpn_official`
+only drops what does not belong to the backbone). The feature pyramid lives in
+:class:`mmconvmae.models.necks.iTPNPyramid`.
+"""
+import math
+import re
+from collections import OrderedDict
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn.bricks import DropPath
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.utils import build_2d_sincos_position_embedding
+
+from mmconvmae.registry import MODELS
+from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+
+
+class Mlp(nn.Module):
+    """timm ``Mlp``: ``fc1`` -> GELU -> ``fc2`` on the last dim."""
+
+    def __init__(self, dim: int, hidden: int, drop: float = 0.):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x):
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+def relative_position_index(h: int, w: int, size: int) -> torch.Tensor:
+    """(h*w, h*w) indices into a ``((2*size-1)^2, heads)`` table (official BEiT/HiViT layout)."""
+    coords = torch.stack(torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (size - 1)
+    return rel[..., 0] * (2 * size - 1) + rel[..., 1]
+
+
+class Attention(nn.Module):
+    """Global multi-head self-attention on (B, N, C) via ``scaled_dot_product_attention``.
+
+    ``rpe_size`` S (tokens per side at pretraining resolution) adds a relative position bias from
+    ``relative_position_bias_table`` ((2S-1)^2, heads); ``rpe_index`` is (N, N) or per sample (B, N, N).
+    """
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, attn_drop: float = 0.,
+                 proj_drop: float = 0., rpe_size: Optional[int] = None):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.attn_drop = attn_drop
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.rpe_size = rpe_size
+        if rpe_size:
+            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * rpe_size - 1)**2, num_heads))
+            trunc_normal_(self.relative_position_bias_table, std=.02)
+
+    def forward(self, x: torch.Tensor, rpe_index: Optional[torch.Tensor] = None) -> torch.Tensor:
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
+        bias = None
+        if self.rpe_size:
+            bias = self.relative_position_bias_table[rpe_index]  # (N, N, h) or (B, N, N, h)
+            bias = bias.permute(2, 0, 1)[None] if bias.dim() == 3 else bias.permute(0, 3, 1, 2)
+            bias = bias.to(q.dtype)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
+                                           dropout_p=self.attn_drop if self.training else 0.)
+        return self.proj_drop(self.proj(x.transpose(1, 2).reshape(B, N, C)))
+
+
+class HiViTBlock(nn.Module):
+    """Official ``BlockWithRPE``: pre-norm residual block on the last dim.
+
+    ``num_heads=0`` gives the MLP-only block of the stem and the pyramid (``norm2`` + ``mlp`` only; input any
+    (..., C)); otherwise an attention block on (B, N, C). ``layer_scale_init_value > 0`` adds ``gamma_1``
+    (attention blocks) and ``gamma_2``.
+    """
+
+    def __init__(self, dim: int, num_heads: int = 0, mlp_ratio: float = 4., qkv_bias: bool = True,
+                 drop: float = 0., attn_drop: float = 0., drop_path: float = 0., rpe_size: Optional[int] = None,
+                 layer_scale_init_value: float = 0., norm_eps: float = 1e-6, with_cp: bool = False):
+        super().__init__()
+        if num_heads:
+            self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+            self.attn = Attention(dim, num_heads, qkv_bias, attn_drop, drop, rpe_size)
+        else:
+            self.norm1 = self.attn = None
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
+        self.gamma_1 = self.gamma_2 = None
+        if layer_scale_init_value > 0:
+            if num_heads:
+                self.gamma_1 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+            self.gamma_2 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+        self.with_cp = with_cp
+
+    def _forward(self, x, rpe_index=None):
+        if self.attn is not None:
+            y = self.attn(self.norm1(x), rpe_index)
+            x = x + self.drop_path(y if self.gamma_1 is None else self.gamma_1 * y)
+        y = self.mlp(self.norm2(x))
+        return x + self.drop_path(y if self.gamma_2 is None else self.gamma_2 * y)
+
+    def forward(self, x: torch.Tensor, rpe_index: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._forward, x, rpe_index, use_reentrant=False)
+        return self._forward(x, rpe_index)
+
+
+class PatchMerge(nn.Module):
+    """(..., h, w, C) -> (..., h/2, w/2, 2C): concat of 2x2 neighbours, ``norm`` LN(4C), ``reduction``."""
+
+    def __init__(self, dim: int, norm_eps: float = 1e-6):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim * 4, eps=norm_eps)
+        self.reduction = nn.Linear(dim * 4, dim * 2, bias=False)
+
+    def forward(self, x: torch.Tensor, rpe_index=None) -> torch.Tensor:
+        x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]],
+                      dim=-1)
+        return self.reduction(self.norm(x))
+
+
+class PatchSplit(nn.Module):
+    """(..., h, w, C) -> (..., 2h, 2w, F): ``norm`` LN(C), ``reduction`` Linear(C, 4F) (the pyramid's
+    linear 2x up-sampling, inverse of :class:`PatchMerge`)."""
+
+    def __init__(self, dim: int, fpn_dim: int, norm_eps: float = 1e-6):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.reduction = nn.Linear(dim, fpn_dim * 4, bias=False)
+        self.fpn_dim = fpn_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        *lead, h, w, _ = x.shape
+        x = self.reduction(self.norm(x)).reshape(*lead, h, w, 2, 2, self.fpn_dim)
+        return x.transpose(-3, -4).reshape(*lead, 2 * h, 2 * w, self.fpn_dim)
+
+
+class PatchEmbed(nn.Module):
+    """(B, C, H, W) -> (B, N, 4, 4, E/4) units: ``proj`` Conv 4x4 stride 4, optional ``norm``."""
+
+    def __init__(self, in_channels: int, dim: int, patch_size: int = 16, inner_patches: int = 4,
+                 patch_norm: bool = True, norm_eps: float = 1e-6):
+        super().__init__()
+        self.patch_size, self.inner = patch_size, inner_patches
+        stride = patch_size // inner_patches
+        self.proj = nn.Conv2d(in_channels, dim, kernel_size=stride, stride=stride)
+        self.norm = nn.LayerNorm(dim, eps=norm_eps) if patch_norm else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(x)
+        B, C, H, W = x.shape
+        i = self.inner
+        x = x.view(B, C, H // i, i, W // i, i).permute(0, 2, 4, 3, 5, 1).reshape(B, -1, i, i, C)
+        return x if self.norm is None else self.norm(x)
+
+
+def resize_pos_embed(pe: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
+    """(1, S*S, C) embedding of a square grid -> (1, H*W, C) for an ``hw`` grid (bicubic, as the official
+    ``interpolate_pos_encoding``); returned as is when the grid matches."""
+    side = math.isqrt(pe.shape[1])
+    if (side, side) == tuple(hw):
+        return pe
+    pe = pe.reshape(1, side, side, -1).permute(0, 3, 1, 2).float()
+    pe = F.interpolate(pe, size=tuple(hw), mode='bicubic', align_corners=False)
+    return pe.flatten(2).transpose(1, 2)
+
+
+def units_to_map(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
+    """(B, N, h, w, C) units on an ``hw`` grid -> (B, C, H*h, W*w) map."""
+    B, N, h, w, C = x.shape
+    H, W = hw
+    return x.reshape(B, H, W, h, w, C).permute(0, 5, 1, 3, 2, 4).reshape(B, C, H * h, W * w)
+
+
+def map_to_units(x: torch.Tensor, unit: int) -> torch.Tensor:
+    """(B, C, H, W) map -> (B, N, unit, unit, C) units."""
+    B, C, H, W = x.shape
+    x = x.reshape(B, C, H // unit, unit, W // unit, unit)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(B, -1, unit, unit, C)
+
+
+@MODELS.register_module()
+class HiViT(BaseBackbone):
+    """HiViT backbone with the official iTPN arches.
+
+    Args:
+        arch: ``'base'`` (iTPN-B: E=512, stem depths 3/3, 24 main blocks, 8 heads, 77.9 M) or ``'large'``
+            (iTPN-L: 768, 2/2, 40, 12 heads, 287.4 M), or ``dict(embed_dims, depths=[d4, d8, d16], num_heads)``.
+        img_size: pretraining resolution; sets the ``absolute_pos_embed`` grid (interpolated bicubically
+            for other sizes) and the relative-position table size.
+        rpe: relative position bias in the main blocks (official CLIP pretraining / fine-tuning).
+        ape: absolute position embedding (sin-cos initialised, trainable as in the official code).
+        layer_scale_init_value: > 0 adds ``gamma_*`` (official CLIP models use 0.1).
+        out_indices: stages to output: 0 = C4 (E/4 ch, stride 4), 1 = C8 (E/2, 8), 2 = C16 (E, 16).
+        out_type: ``'featmap'``: (B, C, H/s, W/s) maps of ``out_indices``; ``'avg_featmap'``: the official
+            classification output ``fc_norm(mean over C16 tokens)``, (B, E).
+        mask_token: create ``mask_token`` (1, 1, E) for mask-token pretraining (CLIP target).
+        frozen_stages: -1 nothing; 0 ``patch_embed``; k = 1, 2 also the k first stem stages (blocks and
+            merges); 3 also the position embedding and the main blocks.
+        with_cp: activation checkpointing per block.
+
+    Input: (B, C, H, W) with H, W multiples of 16 (of 32 when a 1/32 level is made downstream).
+    """
+    arch_zoo = {
+        **dict.fromkeys(['b', 'base'], dict(embed_dims=512, depths=[3, 3, 24], num_heads=8)),
+        **dict.fromkeys(['l', 'large'], dict(embed_dims=768, depths=[2, 2, 40], num_heads=12)),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 img_size: int = 224,
+                 patch_size: int = 16,
+                 inner_patches: int = 4,
+                 in_channels: int = 3,
+                 stem_mlp_ratio: float = 3.,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 ape: bool = True,
+                 rpe: bool = False,
+                 patch_norm: bool = True,
+                 layer_scale_init_value: float = 0.,
+                 norm_eps: float = 1e-6,
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2),
+                 out_type: str = 'featmap',
+                 mask_token: bool = False,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg=None):
+        super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
+        arch = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'HiViT')
+        self.embed_dims, self.depths, self.num_heads = arch['embed_dims'], list(arch['depths']), arch['num_heads']
+        if len(self.depths) != 3 or self.embed_dims % 4:
+            raise ValueError(f'HiViT arch needs depths=[d4, d8, d16] and embed_dims divisible by 4, '
+                             f'got {self.depths}, {self.embed_dims}')
+        if out_type not in ('featmap', 'avg_featmap'):
+            raise ValueError(f"out_type must be 'featmap' or 'avg_featmap', got {out_type!r}")
+        if not -1 <= frozen_stages <= 3:
+            raise ValueError(f'frozen_stages must be in [-1, 3], got {frozen_stages}')
+        if patch_size % inner_patches or img_size % patch_size:
+            raise ValueError(f'img_size {img_size} must be a multiple of patch_size {patch_size}, itself a '
+                             f'multiple of inner_patches {inner_patches}')
+        self.out_indices = normalize_indices(out_indices, 3)
+        self.out_type, self.frozen_stages = out_type, frozen_stages
+        self.patch_size, self.inner_patches = patch_size, inner_patches
+        self.grid = img_size // patch_size
+        E = self.embed_dims
+        self.dims = (E // 4, E // 2, E)
+
+        self.patch_embed = PatchEmbed(in_channels, E // 4, patch_size, inner_patches, patch_norm, norm_eps)
+        self.absolute_pos_embed = nn.Parameter(torch.zeros(1, self.grid**2, E)) if ape else None
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, E)) if mask_token else None
+        self.pos_drop = nn.Dropout(drop_rate)
+        rates = iter(drop_path_rates(drop_path_rate, sum(self.depths)))
+        blocks, self.stage_ends = [], []
+        for s, depth in enumerate(self.depths):
+            dim = self.dims[s]
+            for _ in range(depth):
+                blocks.append(
+                    HiViTBlock(dim, self.num_heads if s == 2 else 0, mlp_ratio if s == 2 else stem_mlp_ratio,
+                               qkv_bias, drop_rate, attn_drop_rate, next(rates), self.grid if rpe and s == 2 else None,
+                               layer_scale_init_value, norm_eps, with_cp))
+            if s < 2:
+                blocks.append(PatchMerge(dim, norm_eps))
+            self.stage_ends.append(len(blocks))
+        self.blocks = nn.ModuleList(blocks)
+        self.num_main_blocks = self.depths[2]
+        self.rpe = rpe
+        if out_type == 'avg_featmap':
+            self.fc_norm = nn.LayerNorm(E, eps=norm_eps)
+        self._init_weights()
+        self._freeze_stages()
+
+    def _init_weights(self):
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        w = self.patch_embed.proj.weight.data
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        if self.absolute_pos_embed is not None:
+            self.absolute_pos_embed.data.copy_(
+                build_2d_sincos_position_embedding(self.grid, self.embed_dims, cls_token=False).float())
+        if self.mask_token is not None:
+            trunc_normal_(self.mask_token, std=.02)
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        return (self.embed_dims, ) if self.out_type == 'avg_featmap' else tuple(self.dims[i] for i in self.out_indices)
+
+    # ---- forward -----------------------------------------------------------------------------------------
+    def check_input(self, x: torch.Tensor) -> Tuple[int, int]:
+        if x.dim() != 4:
+            raise ValueError(f'HiViT expects (B, C, H, W) input, got shape {tuple(x.shape)}')
+        if x.shape[1] != self.patch_embed.proj.in_channels:
+            raise ValueError(f'HiViT was built for {self.patch_embed.proj.in_channels} input channels, '
+                             f'got {x.shape[1]}')
+        h, w = x.shape[-2:]
+        if h % self.patch_size or w % self.patch_size:
+            raise ValueError(f'HiViT needs H and W divisible by the patch size {self.patch_size}, got {h}x{w}; '
+                             'pad the input (e.g. data_preprocessor pad_size_divisor=32)')
+        hw = (h // self.patch_size, w // self.patch_size)
+        if self.rpe and max(hw) > self.grid:
+            raise ValueError(f'rpe tables cover at most {self.grid}x{self.grid} units (img_size '
+                             f'{self.grid * self.patch_size}), got {hw[0]}x{hw[1]}; build with a larger img_size')
+        return hw
+
+    def pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
+        """(1, H*W, E) absolute position embedding for an H x W unit grid (bicubic interpolation)."""
+        return resize_pos_embed(self.absolute_pos_embed, hw)
+
+    def forward_units(self, x: torch.Tensor, ids_keep: Optional[torch.Tensor] = None,
+                      token_mask: Optional[torch.Tensor] = None, return_block: Optional[int] = None):
+        """Runs the network on the unit layout.
+
+        Args:
+            x: (B, C, H, W) images.
+            ids_keep: (B, K) indices of the units to keep (pixel pretraining): the others are dropped right
+                after ``patch_embed`` and never seen again.
+            token_mask: (B, N) bool/0-1, 1 = replace the unit's 1/16 token by ``mask_token`` (CLIP target).
+            return_block: also return the output of this main block (0-based).
+
+        Returns:
+            ``(c4, c8, c16)`` of shapes (B, K, 4, 4, E/4), (B, K, 2, 2, E/2), (B, K, 1, 1, E) (K = N without
+            ``ids_keep``) and the (B, K, E) tokens of ``return_block`` if asked, plus the (H, W) unit grid.
+        """
+        hw = self.check_input(x)
+        x = self.patch_embed(x)
+        B, N = x.shape[:2]
+        if ids_keep is not None:
+            if ids_keep.dim() != 2 or ids_keep.shape[0] != B:
+                raise ValueError(f'ids_keep must be (B, K) = ({B}, K), got {tuple(ids_keep.shape)}')
+            x = torch.gather(x, 1, ids_keep[:, :, None, None, None].expand(-1, -1, *x.shape[2:]))
+        feats = []
+        for i, blk in enumerate(self.blocks[:self.stage_ends[1]]):
+            if i + 1 in self.stage_ends:  # the input of each PatchMerge is a stage output
+                feats.append(x)
+            x = blk(x)
+        x = x[..., 0, 0, :]
+        if token_mask is not None:
+            if self.mask_token is None:
+                raise ValueError('token_mask needs HiViT(mask_token=True)')
+            if token_mask.shape != x.shape[:2]:
+                raise ValueError(f'token_mask must be (B, N) = {tuple(x.shape[:2])}, got {tuple(token_mask.shape)}')
+            w = token_mask.to(x.dtype).unsqueeze(-1)
+            x = x * (1 - w) + self.mask_token.to(x.dtype) * w
+        if self.absolute_pos_embed is not None:
+            pe = self.pos_embed(hw).expand(B, -1, -1)
+            if ids_keep is not None:
+                pe = torch.gather(pe, 1, ids_keep[:, :, None].expand(-1, -1, pe.shape[-1]))
+            x = x + pe
+        x = self.pos_drop(x)
+        rpe_index = None
+        if self.rpe:
+            rpe_index = relative_position_index(*hw, self.grid).to(x.device)
+            if ids_keep is not None:
+                rows = torch.gather(rpe_index.expand(B, -1, -1), 1, ids_keep[:, :, None].expand(-1, -1, N))
+                rpe_index = torch.gather(rows, 2, ids_keep[:, None, :].expand(-1, ids_keep.shape[1], -1))
+        mid = None
+        for j, blk in enumerate(self.blocks[self.stage_ends[1]:]):
+            x = blk(x, rpe_index)
+            if j == return_block:
+                mid = x
+        outs = (feats[0], feats[1], x[..., None, None, :])
+        return (outs, mid, hw) if return_block is not None else (outs, hw)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        (c4, c8, c16), hw = self.forward_units(x)
+        if self.out_type == 'avg_featmap':
+            return (self.fc_norm(c16.mean((1, 2, 3))), )
+        feats = (c4, c8, c16)
+        return tuple(units_to_map(feats[i], hw) for i in self.out_indices)
+
+    # ---- training behaviour ------------------------------------------------------------------------------
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        self._freeze(self.patch_embed)
+        start = 0
+        for s in range(min(self.frozen_stages, 3)):
+            self._freeze(*self.blocks[start:self.stage_ends[s]])
+            start = self.stage_ends[s]
+        if self.frozen_stages == 3:
+            for p in (self.absolute_pos_embed, self.mask_token):
+                if p is not None:
+                    p.requires_grad = False
+
+    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """One id per entry of ``blocks`` (stem blocks, merges and main blocks: the official det scheme):
+        ``patch_embed`` / ``absolute_pos_embed`` / ``mask_token`` 0, ``blocks.i`` i + 1, the rest (``fc_norm``)
+        ``len(blocks) + 1``; ``num_layers = len(blocks) + 2``."""
+        if decay_type != 'layer_wise':
+            raise ValueError(f"HiViT supports decay_type='layer_wise' only, got {decay_type!r}")
+        num_layers = len(self.blocks) + 2
+        name = param_name[len('backbone.'):] if param_name.startswith('backbone.') else param_name
+        if name.startswith(('patch_embed.', 'absolute_pos_embed', 'mask_token')):
+            return 0, num_layers
+        if name.startswith('blocks.'):
+            return int(name.split('.')[1]) + 1, num_layers
+        return num_layers - 1, num_layers
+
+    # ---- official checkpoints -----------------------------------------------------------------------------
+    def adapt_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        state = convert_itpn_official(state_dict)
+        state = OrderedDict((k[len('backbone.'):], v) for k, v in state.items() if k.startswith('backbone.'))
+        if self.mask_token is None:
+            state.pop('mask_token', None)
+        pe = state.get('absolute_pos_embed')
+        if pe is not None and self.absolute_pos_embed is not None and pe.shape != self.absolute_pos_embed.shape:
+            state['absolute_pos_embed'] = resize_pos_embed(pe, (self.grid, self.grid))
+        own = self.state_dict()
+        for k in [k for k in state if k.endswith('relative_position_bias_table')]:
+            if k not in own:
+                state.pop(k)
+            elif state[k].shape != own[k].shape:  # resize the (2S-1)^2 grid of biases
+                old, new = int(math.isqrt(state[k].shape[0])), int(math.isqrt(own[k].shape[0]))
+                t = state[k].T.reshape(1, -1, old, old).float()
+                state[k] = F.interpolate(t, size=(new, new), mode='bicubic', align_corners=False).reshape(-1, new * new).T
+        return state
+
+
+# official iTPN top-level names -> our module (the rest is the backbone)
+PYRAMID_KEYS = re.compile(r'^(align_dim_16tofpn|align_dim_16to8|align_dim_8to4|split_16to8|split_8to4|block_16to8|'
+                          r'block_8to4|fpn_modules)\.')
+PIXEL_HEAD_KEYS = re.compile(r'^(decoder_embed\.|decoder_blocks\.|decoder_norm\.|decoder_pred\.|decoder_pos_embed$)')
+CLIP_HEAD_KEYS = re.compile(r'^(decoder_embed\.|norm\.|norm_cls\.|lm_head\.|lm_cls_head\.|cls_pt_layers\.)')
+# mmpretrain iTPNPretrainDecoder's mmcv TransformerEncoderLayer names -> official decoder names
+_MMPRETRAIN_DECODER = (('.ln1.', '.norm1.'), ('.ln2.', '.norm2.'), ('.ffn.layers.0.0.', '.mlp.fc1.'),
+                       ('.ffn.layers.1.', '.mlp.fc2.'))
+
+
+def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    """Official iTPN (pixel or CLIP) or mmpretrain iTPN keys -> our ``backbone.* / neck.* / head.*`` layout.
+
+    A no-op on our own keys. Official: backbone keys are kept as they are; the pyramid (``align_dim_*``,
+    ``split_*``, ``block_*``, ``fpn_modules``) goes to ``neck.``; pretraining heads go to ``head.`` (pixel:
+    ``decoder_*`` and the decoder's ``mask_token``; CLIP: ``decoder_embed``, ``norm``, ``norm_cls``, ``lm_*``,
+    ``cls_pt_layers``, while its ``mask_token`` (dim E) stays in the backbone). The top-level
+    ``relative_position_index`` buffer and ``head.*`` classifier of fine-tuned files (kept as ``cls_head.*``)
+    are handled too. mmpretrain: ``backbone.pos_embed`` -> ``backbone.absolute_pos_embed``,
+    ``neck.{align_dim,split,block,fpn}_*`` stay in ``neck.``, ``neck.{decoder_*, mask_token, ln1}`` ->
+    ``head.{..., decoder_norm}``, ``head.cls_head`` -> ``head.lm_head``. mmpretrain's base/large HiViT has 4/4
+    stem blocks, so its ``blocks`` only match ours for a custom ``depths=[4, 4, d]`` arch (a shape check
+    catches the rest).
+    """
+    keys = set(state_dict)
+    ours = any(k.startswith(('backbone.', 'neck.')) for k in keys)
+    mmpretrain = ours and ('backbone.pos_embed' in keys or any(k.startswith('neck.decoder_') for k in keys))
+    clip = 'lm_head.weight' in keys
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        if key == 'relative_position_index' or key.endswith('.relative_position_index'):
+            continue
+        if ours:
+            if mmpretrain:
+                if key == 'backbone.pos_embed':
+                    key = 'backbone.absolute_pos_embed'
+                elif key.startswith('neck.'):
+                    sub = key[len('neck.'):]
+                    if not PYRAMID_KEYS.match(sub):
+                        if sub.startswith('ln1.'):
+                            sub = 'decoder_norm.' + sub[len('ln1.'):]
+                        for theirs, mine in _MMPRETRAIN_DECODER:
+                            sub = sub.replace(theirs, mine)
+                        key = 'head.' + sub
+                elif key.startswith('head.cls_head.'):
+                    key = 'head.lm_head.' + key[len('head.cls_head.'):]
+            out[key] = value
+            continue
+        if PYRAMID_KEYS.match(key):
+            out['neck.' + key] = value
+        elif (CLIP_HEAD_KEYS if clip else PIXEL_HEAD_KEYS).match(key) or (key == 'mask_token' and not clip):
+            out['head.' + key] = value
+        elif key.startswith('head.'):  # fine-tuned classifier
+            out['cls_' + key] = value
+        else:
+            out['backbone.' + key] = value
+    return out
