@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from mmconvmae.models import Conv2Former
 from mmconvmae.models.backbones.conv2former import convert_conv2former_official
-from mmconvmae.models.utils import load_pretrained
+from mmconvmae.models.utils import DepthwiseConv2d, depthwise_weight_grad_fft, load_pretrained
 
 # spec conv2former.md §3.1 / §12.7: params (M) with the 1280-d head + 1000-class classifier, backbone only (no
 # head / pred), and the number of official state-dict keys (BN buffers, head and pred included)
@@ -177,11 +177,37 @@ def test_wrong_kernel_checkpoint_is_refused_naming_the_key():
         load_pretrained(Conv2Former(TINY), sd)
 
 
-def test_layouts_give_equal_outputs_and_gradients():
+@pytest.mark.parametrize('shape,kernel,channels_last', [((2, 8, 20, 20), 11, False), ((3, 5, 7, 9), 11, True),
+                                                      ((1, 4, 13, 6), 7, True), ((2, 3, 4, 4), 3, False)])
+def test_depthwise_fft_weight_grad_matches_native(shape, kernel, channels_last):
+    """Same forward (bit for bit) and the same gradients as nn.Conv2d, also for maps smaller than the kernel."""
+    torch.manual_seed(0)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    fft = DepthwiseConv2d(shape[1], kernel, weight_grad='fft')
+    native = DepthwiseConv2d(shape[1], kernel, weight_grad='native')
+    native.load_state_dict(fft.state_dict())
+    x = torch.randn(shape).to(memory_format=fmt).requires_grad_()
+    g = torch.randn(shape)
+    out_fft, out_native = fft(x), native(x)
+    assert torch.equal(out_fft, out_native)
+    grads_fft = torch.autograd.grad(out_fft, (x, fft.weight, fft.bias), g)
+    grads_native = torch.autograd.grad(out_native, (x, native.weight, native.bias), g)
+    for a, b in zip(grads_fft, grads_native):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert depthwise_weight_grad_fft(x.detach(), g, kernel).shape == (shape[1], 1, kernel, kernel)
+    with pytest.raises(ValueError, match='odd kernel_size'):
+        DepthwiseConv2d(4, 4)
+    with pytest.raises(ValueError, match='weight_grad'):
+        DepthwiseConv2d(4, 3, weight_grad='cuda')
+
+
+def test_fast_path_gives_the_official_outputs_and_gradients():
+    """The default (channels-last blocks, FFT depthwise weight gradient on CPU) against the official NCHW ops with
+    PyTorch's native depthwise backward: same outputs and gradients up to float rounding."""
     torch.manual_seed(0)
     a = Conv2Former(TINY, with_head=False, out_indices=(0, 1, 2, 3), layer_scale_init_value=0.5)
     b = Conv2Former(TINY, with_head=False, out_indices=(0, 1, 2, 3), layer_scale_init_value=0.5,
-                    channels_last=False)
+                    channels_last=False, dw_weight_grad='native')
     b.load_state_dict(a.state_dict())
     x = torch.randn(2, 3, 64, 64)
     outs_a, outs_b = a(x), b(x)

@@ -3,11 +3,12 @@
     python tools/analysis/benchmark.py CONFIG [--part backbone|backbone+neck|model] [--shape H W] [--batch N]
         [--mode forward train] [--dtype fp32|bf16|fp16] [--channels-last] [--device cpu|cuda]
         [--warmup 2] [--repeats 10] [--cfg-options ...]
-        [--reference-options model.backbone.type=... ...] [--json out.json]
+        [--reference-options model.backbone.type=... ...] [--ours-options ...] [--json out.json]
 
 Without ``--reference-options`` the reference is the same model in the default settings (fp32, NCHW), so
 ``--channels-last`` or ``--dtype bf16`` report their speed-up. With it, the reference is the config's model with
-those options applied (e.g. another implementation of the same backbone). ``--copy-weights`` loads the reference's
+those options applied (e.g. another implementation of the same backbone); ``--ours-options`` apply to our model
+only (e.g. an implementation switch of ours, timed against an unchanged reference). ``--copy-weights`` loads the reference's
 weights into ours (the backbone through its ``adapt_pretrained`` key conversion, so a reference with other
 parameter names works) and reports the largest output difference, so both run the same weights.
 Steps of both models are interleaved (A, B, A, B, ...) and the medians compared; results are ratios, never bare
@@ -69,7 +70,7 @@ def copy_weights(reference: torch.nn.Module, ours: torch.nn.Module, x: torch.Ten
 
 
 def run(args) -> dict:
-    cfg, model = load_model(args.config, args.cfg_options)
+    cfg, model = load_model(args.config, {**(args.cfg_options or {}), **(args.ours_options or {})})
     shape = args.shape or default_input_shape(cfg)
     h, w = (shape[0], shape[0]) if len(shape) == 1 else shape[:2]
     device = torch.device(args.device)
@@ -86,7 +87,8 @@ def run(args) -> dict:
     layout = torch.channels_last if args.channels_last else torch.contiguous_format
     x = torch.randn(args.batch, 3, h, w, device=device)
     results = dict(config=args.config, part=args.part, input=[args.batch, 3, h, w], machine=machine(),
-                   ours=dict(dtype=args.dtype, channels_last=args.channels_last), reference=ref_name, modes={})
+                   ours=dict(dtype=args.dtype, channels_last=args.channels_last, options=args.ours_options),
+                   reference=ref_name, modes={})
     if args.copy_weights:
         results['max_abs_diff'] = copy_weights(reference, ours, x)
         print(f'weights copied from the reference; largest output difference: {results["max_abs_diff"]:.3g}')
@@ -134,6 +136,8 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--reference-options', nargs='+', action=DictAction,
                         help='cfg options that turn the config into the reference model')
+    parser.add_argument('--ours-options', nargs='+', action=DictAction,
+                        help='cfg options applied to our model only (not to the reference)')
     parser.add_argument('--copy-weights', action='store_true',
                         help='run ours with the reference\'s weights and report the output difference')
     parser.add_argument('--json', help='write the results here')

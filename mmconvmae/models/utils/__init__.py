@@ -1,8 +1,8 @@
 from .base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
 from .checkpoint import check_shapes, extract_state_dict, load_pretrained, read_checkpoint
-from .layers import GRN, LayerNorm2d
+from .layers import GRN, DepthwiseConv2d, LayerNorm2d, depthwise_weight_grad_fft
 
 __all__ = [
     'BaseBackbone', 'drop_path_rates', 'normalize_indices', 'resolve_arch', 'check_shapes', 'extract_state_dict', 'load_pretrained',
-    'read_checkpoint', 'GRN', 'LayerNorm2d'
+    'read_checkpoint', 'GRN', 'DepthwiseConv2d', 'LayerNorm2d', 'depthwise_weight_grad_fft'
 ]
