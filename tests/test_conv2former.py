@@ -294,3 +294,38 @@ def test_bad_inputs_raise_clear_errors():
         model(torch.randn(1, 3, 48, 64))
     with pytest.raises(ValueError, match=r'\(N, C, H, W\)'):
         model(torch.randn(3, 64, 64))
+
+
+def _load_tool(name):
+    import importlib.util
+    from conftest import ROOT
+    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'convert' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@torch.no_grad()
+def test_converter_writes_an_mmpretrain_classifier_with_the_official_logits(tmp_path, capsys):
+    from mmpretrain.models import ImageClassifier
+    sd = official_state_dict(dims=TINY['dims'], depths=TINY['depths'], kernel_size=11, classes=10)
+    ema = {k: v + 1 if v.is_floating_point() else v for k, v in sd.items()}
+    src, dst = tmp_path / 'conv2former.pth.tar', tmp_path / 'converted.pth'
+    torch.save({'state_dict': sd, 'state_dict_ema': ema, 'args': argparse.Namespace(model='t')}, src)
+    tool = _load_tool('conv2former')
+    tool.main([str(src), str(dst)])
+    assert 'converted' in capsys.readouterr().out
+    model = ImageClassifier(
+        backbone=dict(type='mmconvmae.Conv2Former', arch=TINY),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=1280)).eval()
+    model.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    _, logits = official_forward(sd, TINY['depths'], x)
+    torch.testing.assert_close(model(x, mode='tensor'), logits, atol=1e-4, rtol=1e-4)
+
+    tool.main([str(src), str(dst), '--ema'])
+    state = torch.load(dst, weights_only=True)['state_dict']
+    assert torch.equal(state['head.fc.weight'], ema['pred.weight'])
+    torch.save({'model': {'foo.weight': torch.zeros(1)}}, src)
+    with pytest.raises(SystemExit, match='no Conv2Former'):
+        tool.main([str(src), str(dst)])

@@ -72,6 +72,20 @@ def _optional_comparisons() -> None:
                      '--reference-options', 'model.backbone._delete_=True', 'model.backbone.type=mmpretrain.ConvNeXt',
                      'model.backbone.arch=tiny'
                  ])
+        official = ['model.backbone.channels_last=False', 'model.backbone.dw_weight_grad=native']
+        register('conv2former_official_vs_convnext',
+                 'Conv2Former-T in the official layout (NCHW, native depthwise backward) vs mmpretrain ConvNeXt-T',
+                 'benchmark.py', [
+                     'configs/conv2former_tiny_in1k.py', '--part', 'backbone', '--shape', '224', '--batch', '2',
+                     '--ours-options', *official, '--reference-options', 'model.backbone._delete_=True',
+                     'model.backbone.type=mmpretrain.ConvNeXt', 'model.backbone.arch=tiny'
+                 ])
+        register('conv2former_fast_vs_official',
+                 'Conv2Former-T: default (channels-last blocks, FFT depthwise weight grad) vs official layout, '
+                 'same weights', 'benchmark.py', [
+                     'configs/conv2former_tiny_in1k.py', '--part', 'backbone', '--shape', '224', '--batch', '2',
+                     '--copy-weights', '--reference-options', *official
+                 ])
 
 
 def machine() -> str:
