@@ -12,7 +12,8 @@ TINY = dict(embed_dims=64, depths=[2, 2, 2], num_heads=2)
 
 
 # ---- sizes -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('arch, backbone, fpn1, fpn2', [('base', 77.904, 3.648, 4.700), ('large', 287.373, 4.025, 5.078)])
+@pytest.mark.parametrize('arch, backbone, fpn1, fpn2', [('base', 77.904, 3.648, 4.700),
+                                                       ('large', 287.373, 4.025, 5.078)])
 def test_param_counts_match_the_spec(arch, backbone, fpn1, fpn2):
     """Spec §2.2: iTPN-B 77.9 M (paper 79 M with head), iTPN-L 287.4 M (288 M); pyramid 3.65/4.70 M (B)
     and 4.03/5.08 M (L) for fpn_depth 1/2."""
@@ -74,7 +75,8 @@ def official_state(E=512, depths=(3, 3, 24), heads=8, F=256, fpn_depth=2, clip=F
         shapes.update({f'decoder_embed.{k}.1.weight': (D // 4**k, F), f'decoder_embed.{k}.1.bias': (D // 4**k, )})
     if clip:
         shapes.update({'mask_token': (1, 1, E), 'relative_position_index': (196, 196), 'lm_head.weight': (teacher, E),
-                       'lm_head.bias': (teacher, ), 'lm_cls_head.weight': (teacher, E), 'lm_cls_head.bias': (teacher, )})
+                       'lm_head.bias': (teacher, ), 'lm_cls_head.weight': (teacher, E),
+                       'lm_cls_head.bias': (teacher, )})
         ln('norm', E)
         ln('norm_cls', E)
         for j in range(2):
@@ -86,8 +88,8 @@ def official_state(E=512, depths=(3, 3, 24), heads=8, F=256, fpn_depth=2, clip=F
         for j in range(8):
             block(f'decoder_blocks.{j}.', 512, 4, attn=True)
     g = torch.Generator().manual_seed(0)
-    return {k: (torch.randint(0, 729, v, generator=g) if k == 'relative_position_index' else torch.randn(v, generator=g))
-            for k, v in shapes.items()}
+    return {k: torch.randint(0, 729, v, generator=g) if k == 'relative_position_index' else
+            torch.randn(v, generator=g) for k, v in shapes.items()}
 
 
 @pytest.mark.parametrize('clip', [False, True], ids=['pixel', 'clip'])
@@ -315,3 +317,23 @@ def test_clear_errors_for_bad_inputs():
         iTPNPyramid(64, out_type='fpn')
     with pytest.raises(ValueError, match='Shape mismatch'):
         load_pretrained(HiViT(TINY, img_size=64), official_state(E=128, depths=(2, 2, 2), heads=2, F=32))
+
+
+def test_convert_tool_splits_official_files_into_backbone_neck_head(tmp_path):
+    """tools/convert/itpn.py on an official-layout file (wrapped in 'model', with the pickled-args entry of real
+    releases): backbone.* / neck.* / head.* that load into HiViT / iTPNPyramid with the matching prefixes."""
+    import argparse
+
+    from conftest import run_tool
+    state = official_state(E=64, depths=(2, 2, 2), heads=2, F=32)
+    src, dst = tmp_path / 'itpn_tiny_pixel.pth', tmp_path / 'converted.pth'
+    torch.save({'model': state, 'epoch': 3, 'args': argparse.Namespace(model='itpn_tiny')}, src)
+    out = run_tool('convert/itpn.py', src, dst).stdout
+    assert 'backbone' in out and 'neck' in out
+    converted = torch.load(dst, map_location='cpu', weights_only=False)['state_dict']
+    assert 'head.decoder_pred.weight' in converted and 'head.mask_token' in converted
+    backbone, neck = HiViT(TINY, img_size=224), iTPNPyramid(64, 32)
+    for module, prefix in ((backbone, 'backbone.'), (neck, 'neck.')):
+        report = load_pretrained(module, str(dst), prefix=prefix)
+        assert report['missing'] == [] and report['unexpected'] == []
+    assert torch.equal(neck.split_8to4.reduction.weight, state['split_8to4.reduction.weight'])

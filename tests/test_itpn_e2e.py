@@ -111,7 +111,8 @@ def test_entry_configs_follow_the_official_recipes():
     clip = Config.fromfile(ROOT / 'configs/pretrain/itpn_clip_base_300e_in1k.py')
     bb = clip.model.backbone
     assert (bb.rpe, bb.layer_scale_init_value, bb.mask_token, bb.drop_path_rate) == (True, 0.1, True, 0.1)
-    assert clip.model.neck.fpn_depth == 1 and clip.model.target_generator.checkpoint.endswith('clip_vit_base_16.pth.tar')
+    assert clip.model.neck.fpn_depth == 1
+    assert clip.model.target_generator.checkpoint.endswith('clip_vit_base_16.pth.tar')
     assert clip.optim_wrapper.optimizer.lr == 1.5e-3 and clip.optim_wrapper.optimizer.betas == (0.9, 0.98)
     assert any(t.type == 'BEiTMaskGenerator' and t.num_masking_patches == 75
                for t in clip.train_dataloader.dataset.pipeline)

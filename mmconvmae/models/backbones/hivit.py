@@ -436,7 +436,8 @@ class HiViT(BaseBackbone):
             elif state[k].shape != own[k].shape:  # resize the (2S-1)^2 grid of biases
                 old, new = int(math.isqrt(state[k].shape[0])), int(math.isqrt(own[k].shape[0]))
                 t = state[k].T.reshape(1, -1, old, old).float()
-                state[k] = F.interpolate(t, size=(new, new), mode='bicubic', align_corners=False).reshape(-1, new * new).T
+                t = F.interpolate(t, size=(new, new), mode='bicubic', align_corners=False)
+                state[k] = t.reshape(-1, new * new).T
         return state
 
 
@@ -457,10 +458,10 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
     ``split_*``, ``block_*``, ``fpn_modules``) goes to ``neck.``; pretraining heads go to ``head.`` (pixel:
     ``decoder_*`` and the decoder's ``mask_token``; CLIP: ``decoder_embed``, ``norm``, ``norm_cls``, ``lm_*``,
     ``cls_pt_layers``, while its ``mask_token`` (dim E) stays in the backbone). The top-level
-    ``relative_position_index`` buffer and ``head.*`` classifier of fine-tuned files (kept as ``cls_head.*``)
-    are handled too. mmpretrain: ``backbone.pos_embed`` -> ``backbone.absolute_pos_embed``,
-    ``neck.{align_dim,split,block,fpn}_*`` stay in ``neck.``, ``neck.{decoder_*, mask_token, ln1}`` ->
-    ``head.{..., decoder_norm}``, ``head.cls_head`` -> ``head.lm_head``. mmpretrain's base/large HiViT has 4/4
+    ``relative_position_index`` buffers are dropped, the ``head.*`` classifier of fine-tuned files becomes
+    ``head.fc.*`` (mmpretrain ``LinearClsHead``), ``target_generator.*`` (teacher) keys are dropped.
+    mmpretrain: ``backbone.pos_embed`` -> ``backbone.absolute_pos_embed``, the pyramid stays in ``neck.``,
+    ``neck.{decoder_*, mask_token, ln1}`` -> ``head.{..., decoder_norm}``, ``head.cls_head`` -> ``head.lm_head``. mmpretrain's base/large HiViT has 4/4
     stem blocks, so its ``blocks`` only match ours for a custom ``depths=[4, 4, d]`` arch (a shape check
     catches the rest).
     """
@@ -470,8 +471,8 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
     clip = 'lm_head.weight' in keys
     out = OrderedDict()
     for key, value in state_dict.items():
-        if key == 'relative_position_index' or key.endswith('.relative_position_index'):
-            continue
+        if key.endswith('relative_position_index') or key.startswith('target_generator.'):
+            continue  # fixed buffers; the CLIP teacher loads its own weights
         if ours:
             if mmpretrain:
                 if key == 'backbone.pos_embed':
@@ -492,8 +493,8 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
             out['neck.' + key] = value
         elif (CLIP_HEAD_KEYS if clip else PIXEL_HEAD_KEYS).match(key) or (key == 'mask_token' and not clip):
             out['head.' + key] = value
-        elif key.startswith('head.'):  # fine-tuned classifier
-            out['cls_' + key] = value
+        elif key.startswith('head.'):  # classifier of a fine-tuned file -> mmpretrain LinearClsHead
+            out['head.fc.' + key[len('head.'):]] = value
         else:
             out['backbone.' + key] = value
     return out
