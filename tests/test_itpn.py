@@ -337,3 +337,56 @@ def test_convert_tool_splits_official_files_into_backbone_neck_head(tmp_path):
         report = load_pretrained(module, str(dst), prefix=prefix)
         assert report['missing'] == [] and report['unexpected'] == []
     assert torch.equal(neck.split_8to4.reduction.weight, state['split_8to4.reduction.weight'])
+
+
+def test_pretraining_algorithm_rejects_bad_setups():
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+    base = dict(type='mmconvmae.iTPN', backbone=dict(type='mmconvmae.HiViT', arch=TINY, img_size=64),
+                neck=dict(type='mmconvmae.iTPNPyramid', in_channels=64, fpn_dim=32, out_type='units'),
+                head=dict(type='mmconvmae.iTPNPixelHead', fpn_dim=32, img_size=64, decoder_embed_dim=64,
+                          decoder_depth=1, decoder_num_heads=2))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        with pytest.raises(ValueError, match="target must be 'pixel' or 'clip'"):
+            MODELS.build(dict(base, target='feature'))
+        with pytest.raises(ValueError, match='needs a target_generator'):
+            MODELS.build(dict(base, target='clip'))
+        with pytest.raises(ValueError, match='leaves no visible unit'):
+            MODELS.build(dict(base, mask_ratio=0.99)).loss(torch.randn(1, 3, 64, 64))
+        clip = MODELS.build(dict(
+            base, target='clip', backbone=dict(base['backbone'], mask_token=True),
+            head=dict(type='mmconvmae.iTPNCLIPHead', embed_dims=64, fpn_dim=32, teacher_dim=16, num_heads=2,
+                      rpe_size=None),
+            target_generator=dict(type='mmconvmae.CLIPTeacher', width=32, layers=1, heads=2, output_dim=24,
+                                  input_resolution=64)))
+    x = torch.randn(2, 3, 64, 64)
+    samples = [DataSample(mask=torch.zeros(4, 4, dtype=torch.bool)) for _ in range(2)]
+    with pytest.raises(ValueError, match='TwoNormDataPreprocessor'):
+        clip.loss(x, samples)
+    with pytest.raises(ValueError, match='BEiTMaskGenerator'):
+        clip.loss([x, x], [DataSample() for _ in range(2)])
+    with pytest.raises(ValueError, match='teacher_dim must match'):
+        clip.loss([x, x], samples)
+
+
+def test_parity_with_mmpretrain_clip_backbone_rpe_layer_scale_mask_token():
+    """CLIP-target path: relative position bias, layer scale and mask-token replacement give mmpretrain's
+    iTPNHiViT outputs (C4, C8, C16) for the same weights and mask."""
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        theirs = MODELS.build(dict(type='iTPNHiViT', arch=dict(embed_dims=64, depths=[1, 1, 2], num_heads=2),
+                                   img_size=64, rpe=True, layer_scale_init_value=0.1, reconstruction_type='clip'))
+    theirs.init_weights()
+    for blk in theirs.blocks[-2:]:  # non-trivial tables and layer scales
+        torch.nn.init.normal_(blk.attn.relative_position_bias_table, std=1.0)
+        torch.nn.init.normal_(blk.gamma_1, std=1.0)
+    torch.nn.init.normal_(theirs.mask_token, std=1.0)
+    ours = HiViT(TINY, img_size=64, rpe=True, layer_scale_init_value=0.1, mask_token=True)
+    state = convert_itpn_official({'backbone.' + k: v for k, v in theirs.state_dict().items()})
+    result = ours.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()}, strict=False)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    x, mask = torch.randn(2, 3, 64, 64), torch.rand(2, 4, 4) > 0.5
+    ref = theirs(x, mask)
+    got, _ = ours.forward_units(x, token_mask=mask.flatten(1))
+    for r, g in zip(ref, got):
+        torch.testing.assert_close(g.reshape(r.shape), r, rtol=1e-4, atol=1e-5)
