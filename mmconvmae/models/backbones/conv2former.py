@@ -242,6 +242,8 @@ class Conv2Former(BaseBackbone):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """x (N, C_in, H, W) -> a tuple with, per ``out_indices``, (N, C_i, H_i, W_i) maps, or (N, 1280)."""
         self.check_input(x)
+        if self.channels_last:  # the stem convs too (faster in oneDNN), and its output permutes to NHWC for free
+            x = x.contiguous(memory_format=torch.channels_last)
         outs = []
         for i in range(4):
             x = self.downsample_layers[i](x)
