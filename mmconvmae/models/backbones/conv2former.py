@@ -5,8 +5,12 @@ The module tree and parameter names are those of the official release (HVision-N
 LayerNorm + 2x2 stride-2 convs, and every block is ``stages.i.j.{layer_scale_1, layer_scale_2, attn.{norm, att.0,
 att.2, v, proj}, mlp.{norm, fc1, pos, fc2}}``; the classifier's 1280-d pre-logits block is ``head.{0,2}``. Official
 checkpoints (timm ``.pth.tar`` files with a pickled ``args``) therefore load through ``init_cfg`` as they are;
-:func:`convert_conv2former_official` drops the classifier ``pred``, renames the gist's ``attn.a.*`` and the
-``head`` of files loaded into a dense backbone.
+:func:`convert_conv2former_official` drops the classifier ``pred`` (and ``head`` for dense backbones) and renames
+the 2022 gist's ``attn.a.*``.
+
+Speed: the blocks run on channels-last tensors, and on CPU the k x k depthwise convs compute their weight gradient
+by FFT (:class:`~mmconvmae.models.utils.DepthwiseConv2d`); ``channels_last=False, dw_weight_grad='native'`` runs
+the official NCHW ops instead (same outputs up to float rounding; docs/conv2former.md has the measurements).
 """
 from collections import OrderedDict
 from typing import Dict, Sequence, Tuple, Union
@@ -238,6 +242,8 @@ class Conv2Former(BaseBackbone):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """x (N, C_in, H, W) -> a tuple with, per ``out_indices``, (N, C_i, H_i, W_i) maps, or (N, 1280)."""
         self.check_input(x)
+        if self.channels_last:  # the stem convs too (faster in oneDNN), and its output permutes to NHWC for free
+            x = x.contiguous(memory_format=torch.channels_last)
         outs = []
         for i in range(4):
             x = self.downsample_layers[i](x)
