@@ -390,3 +390,18 @@ def test_parity_with_mmpretrain_clip_backbone_rpe_layer_scale_mask_token():
     got, _ = ours.forward_units(x, token_mask=mask.flatten(1))
     for r, g in zip(ref, got):
         torch.testing.assert_close(g.reshape(r.shape), r, rtol=1e-4, atol=1e-5)
+
+
+def test_itpn_base_shapes_full_and_masked():
+    """iTPN-B at 224: C4/C8/C16 = 128/256/512 ch at strides 4/8/16; with the pretraining mask (49 of 196 units
+    kept) the pyramid runs on the 49 visible units only."""
+    torch.manual_seed(0)
+    m, neck = HiViT('base').eval(), iTPNPyramid(512, out_type='units').eval()
+    x = torch.randn(1, 3, 224, 224)
+    ids_keep = torch.randperm(196)[:49].sort().values[None]
+    with torch.no_grad():
+        assert [tuple(f.shape) for f in m(x)] == [(1, 128, 56, 56), (1, 256, 28, 28), (1, 512, 14, 14)]
+        feats, hw = m.forward_units(x, ids_keep=ids_keep)
+        outs = neck.forward_units(*feats)
+    assert hw == (14, 14)
+    assert [tuple(o.shape) for o in outs] == [(1, 49, 1, 1, 256), (1, 49, 2, 2, 256), (1, 49, 4, 4, 256)]

@@ -10,7 +10,6 @@ checkpoint fills it: inside iTPN pretraining (on the visible units only), as the
     P4  = block_8to4(split_8to4(P8) + align_dim_8to4(C4))
     O16, O8, O4 = fpn_modules[0](P16), fpn_modules[1](P8), fpn_modules[2](P4)
 """
-import re
 from collections import OrderedDict
 from typing import Dict, Sequence, Tuple
 
