@@ -405,3 +405,24 @@ def test_itpn_base_shapes_full_and_masked():
         outs = neck.forward_units(*feats)
     assert hw == (14, 14)
     assert [tuple(o.shape) for o in outs] == [(1, 49, 1, 1, 256), (1, 49, 2, 2, 256), (1, 49, 4, 4, 256)]
+
+
+def test_layer_scale_mismatch_is_an_error_and_dropped_pretrained_parts_are_reported(monkeypatch):
+    """Official issue #17 (CLIP checkpoint, model without layer scale: gammas silently dropped) fails loudly;
+    pretrained rpe tables / extra pyramid blocks that the model does not use are reported."""
+    import mmconvmae.models.backbones.hivit as hivit_module
+    import mmconvmae.models.necks.itpn_pyramid as neck_module
+    clip_state = official_state(E=64, depths=(2, 2, 2), heads=2, F=32, fpn_depth=2, clip=True)
+    with pytest.raises(ValueError, match='layer_scale_init_value=0.1'):
+        load_pretrained(HiViT(TINY, img_size=224, rpe=True), clip_state)
+    pixel_state = official_state(E=64, depths=(2, 2, 2), heads=2, F=32, fpn_depth=2)
+    with pytest.raises(ValueError, match='layer_scale_init_value=0$'):
+        load_pretrained(HiViT(TINY, img_size=224, layer_scale_init_value=0.1), pixel_state)
+    messages = []
+    for module in (hivit_module, neck_module):
+        monkeypatch.setattr(module, 'print_log', lambda msg, **kw: messages.append(msg))
+    load_pretrained(HiViT(TINY, img_size=224, layer_scale_init_value=0.1, mask_token=True), clip_state)
+    load_pretrained(iTPNPyramid(64, 32, fpn_depth=1), pixel_state)
+    text = '\n'.join(messages)
+    assert 'ignoring the 2 relative position tables' in text
+    assert 'block_16to8/block_8to4.1 are not used' in text
