@@ -12,7 +12,8 @@ TINY = dict(embed_dims=64, depths=[2, 2, 2], num_heads=2)
 
 
 # ---- sizes -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('arch, backbone, fpn1, fpn2', [('base', 77.904, 3.648, 4.700), ('large', 287.373, 4.025, 5.078)])
+@pytest.mark.parametrize('arch, backbone, fpn1, fpn2', [('base', 77.904, 3.648, 4.700),
+                                                       ('large', 287.373, 4.025, 5.078)])
 def test_param_counts_match_the_spec(arch, backbone, fpn1, fpn2):
     """Spec §2.2: iTPN-B 77.9 M (paper 79 M with head), iTPN-L 287.4 M (288 M); pyramid 3.65/4.70 M (B)
     and 4.03/5.08 M (L) for fpn_depth 1/2."""
@@ -74,7 +75,8 @@ def official_state(E=512, depths=(3, 3, 24), heads=8, F=256, fpn_depth=2, clip=F
         shapes.update({f'decoder_embed.{k}.1.weight': (D // 4**k, F), f'decoder_embed.{k}.1.bias': (D // 4**k, )})
     if clip:
         shapes.update({'mask_token': (1, 1, E), 'relative_position_index': (196, 196), 'lm_head.weight': (teacher, E),
-                       'lm_head.bias': (teacher, ), 'lm_cls_head.weight': (teacher, E), 'lm_cls_head.bias': (teacher, )})
+                       'lm_head.bias': (teacher, ), 'lm_cls_head.weight': (teacher, E),
+                       'lm_cls_head.bias': (teacher, )})
         ln('norm', E)
         ln('norm_cls', E)
         for j in range(2):
@@ -86,8 +88,8 @@ def official_state(E=512, depths=(3, 3, 24), heads=8, F=256, fpn_depth=2, clip=F
         for j in range(8):
             block(f'decoder_blocks.{j}.', 512, 4, attn=True)
     g = torch.Generator().manual_seed(0)
-    return {k: (torch.randint(0, 729, v, generator=g) if k == 'relative_position_index' else torch.randn(v, generator=g))
-            for k, v in shapes.items()}
+    return {k: torch.randint(0, 729, v, generator=g) if k == 'relative_position_index' else
+            torch.randn(v, generator=g) for k, v in shapes.items()}
 
 
 @pytest.mark.parametrize('clip', [False, True], ids=['pixel', 'clip'])
@@ -315,3 +317,112 @@ def test_clear_errors_for_bad_inputs():
         iTPNPyramid(64, out_type='fpn')
     with pytest.raises(ValueError, match='Shape mismatch'):
         load_pretrained(HiViT(TINY, img_size=64), official_state(E=128, depths=(2, 2, 2), heads=2, F=32))
+
+
+def test_convert_tool_splits_official_files_into_backbone_neck_head(tmp_path):
+    """tools/convert/itpn.py on an official-layout file (wrapped in 'model', with the pickled-args entry of real
+    releases): backbone.* / neck.* / head.* that load into HiViT / iTPNPyramid with the matching prefixes."""
+    import argparse
+
+    from conftest import run_tool
+    state = official_state(E=64, depths=(2, 2, 2), heads=2, F=32)
+    src, dst = tmp_path / 'itpn_tiny_pixel.pth', tmp_path / 'converted.pth'
+    torch.save({'model': state, 'epoch': 3, 'args': argparse.Namespace(model='itpn_tiny')}, src)
+    out = run_tool('convert/itpn.py', src, dst).stdout
+    assert 'backbone' in out and 'neck' in out
+    converted = torch.load(dst, map_location='cpu', weights_only=False)['state_dict']
+    assert 'head.decoder_pred.weight' in converted and 'head.mask_token' in converted
+    backbone, neck = HiViT(TINY, img_size=224), iTPNPyramid(64, 32)
+    for module, prefix in ((backbone, 'backbone.'), (neck, 'neck.')):
+        report = load_pretrained(module, str(dst), prefix=prefix)
+        assert report['missing'] == [] and report['unexpected'] == []
+    assert torch.equal(neck.split_8to4.reduction.weight, state['split_8to4.reduction.weight'])
+
+
+def test_pretraining_algorithm_rejects_bad_setups():
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+    base = dict(type='mmconvmae.iTPN', backbone=dict(type='mmconvmae.HiViT', arch=TINY, img_size=64),
+                neck=dict(type='mmconvmae.iTPNPyramid', in_channels=64, fpn_dim=32, out_type='units'),
+                head=dict(type='mmconvmae.iTPNPixelHead', fpn_dim=32, img_size=64, decoder_embed_dim=64,
+                          decoder_depth=1, decoder_num_heads=2))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        with pytest.raises(ValueError, match="target must be 'pixel' or 'clip'"):
+            MODELS.build(dict(base, target='feature'))
+        with pytest.raises(ValueError, match='needs a target_generator'):
+            MODELS.build(dict(base, target='clip'))
+        with pytest.raises(ValueError, match='leaves no visible unit'):
+            MODELS.build(dict(base, mask_ratio=0.99)).loss(torch.randn(1, 3, 64, 64))
+        clip = MODELS.build(dict(
+            base, target='clip', backbone=dict(base['backbone'], mask_token=True),
+            head=dict(type='mmconvmae.iTPNCLIPHead', embed_dims=64, fpn_dim=32, teacher_dim=16, num_heads=2,
+                      rpe_size=None),
+            target_generator=dict(type='mmconvmae.CLIPTeacher', width=32, layers=1, heads=2, output_dim=24,
+                                  input_resolution=64)))
+    x = torch.randn(2, 3, 64, 64)
+    samples = [DataSample(mask=torch.zeros(4, 4, dtype=torch.bool)) for _ in range(2)]
+    with pytest.raises(ValueError, match='TwoNormDataPreprocessor'):
+        clip.loss(x, samples)
+    with pytest.raises(ValueError, match='BEiTMaskGenerator'):
+        clip.loss([x, x], [DataSample() for _ in range(2)])
+    with pytest.raises(ValueError, match='teacher_dim must match'):
+        clip.loss([x, x], samples)
+
+
+def test_parity_with_mmpretrain_clip_backbone_rpe_layer_scale_mask_token():
+    """CLIP-target path: relative position bias, layer scale and mask-token replacement give mmpretrain's
+    iTPNHiViT outputs (C4, C8, C16) for the same weights and mask."""
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        theirs = MODELS.build(dict(type='iTPNHiViT', arch=dict(embed_dims=64, depths=[1, 1, 2], num_heads=2),
+                                   img_size=64, rpe=True, layer_scale_init_value=0.1, reconstruction_type='clip'))
+    theirs.init_weights()
+    for blk in theirs.blocks[-2:]:  # non-trivial tables and layer scales
+        torch.nn.init.normal_(blk.attn.relative_position_bias_table, std=1.0)
+        torch.nn.init.normal_(blk.gamma_1, std=1.0)
+    torch.nn.init.normal_(theirs.mask_token, std=1.0)
+    ours = HiViT(TINY, img_size=64, rpe=True, layer_scale_init_value=0.1, mask_token=True)
+    state = convert_itpn_official({'backbone.' + k: v for k, v in theirs.state_dict().items()})
+    result = ours.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()}, strict=False)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    x, mask = torch.randn(2, 3, 64, 64), torch.rand(2, 4, 4) > 0.5
+    ref = theirs(x, mask)
+    got, _ = ours.forward_units(x, token_mask=mask.flatten(1))
+    for r, g in zip(ref, got):
+        torch.testing.assert_close(g.reshape(r.shape), r, rtol=1e-4, atol=1e-5)
+
+
+def test_itpn_base_shapes_full_and_masked():
+    """iTPN-B at 224: C4/C8/C16 = 128/256/512 ch at strides 4/8/16; with the pretraining mask (49 of 196 units
+    kept) the pyramid runs on the 49 visible units only."""
+    torch.manual_seed(0)
+    m, neck = HiViT('base').eval(), iTPNPyramid(512, out_type='units').eval()
+    x = torch.randn(1, 3, 224, 224)
+    ids_keep = torch.randperm(196)[:49].sort().values[None]
+    with torch.no_grad():
+        assert [tuple(f.shape) for f in m(x)] == [(1, 128, 56, 56), (1, 256, 28, 28), (1, 512, 14, 14)]
+        feats, hw = m.forward_units(x, ids_keep=ids_keep)
+        outs = neck.forward_units(*feats)
+    assert hw == (14, 14)
+    assert [tuple(o.shape) for o in outs] == [(1, 49, 1, 1, 256), (1, 49, 2, 2, 256), (1, 49, 4, 4, 256)]
+
+
+def test_layer_scale_mismatch_is_an_error_and_dropped_pretrained_parts_are_reported(monkeypatch):
+    """Official issue #17 (CLIP checkpoint, model without layer scale: gammas silently dropped) fails loudly;
+    pretrained rpe tables / extra pyramid blocks that the model does not use are reported."""
+    import mmconvmae.models.backbones.hivit as hivit_module
+    import mmconvmae.models.necks.itpn_pyramid as neck_module
+    clip_state = official_state(E=64, depths=(2, 2, 2), heads=2, F=32, fpn_depth=2, clip=True)
+    with pytest.raises(ValueError, match='layer_scale_init_value=0.1'):
+        load_pretrained(HiViT(TINY, img_size=224, rpe=True), clip_state)
+    pixel_state = official_state(E=64, depths=(2, 2, 2), heads=2, F=32, fpn_depth=2)
+    with pytest.raises(ValueError, match='layer_scale_init_value=0$'):
+        load_pretrained(HiViT(TINY, img_size=224, layer_scale_init_value=0.1), pixel_state)
+    messages = []
+    for module in (hivit_module, neck_module):
+        monkeypatch.setattr(module, 'print_log', lambda msg, **kw: messages.append(msg))
+    load_pretrained(HiViT(TINY, img_size=224, layer_scale_init_value=0.1, mask_token=True), clip_state)
+    load_pretrained(iTPNPyramid(64, 32, fpn_depth=1), pixel_state)
+    text = '\n'.join(messages)
+    assert 'ignoring the 2 relative position tables' in text
+    assert 'block_16to8/block_8to4.1 are not used' in text

@@ -11,6 +11,7 @@ Parameter names are the official ones (``patch_embed``, one flat ``blocks`` list
 only drops what does not belong to the backbone). The feature pyramid lives in
 :class:`mmconvmae.models.necks.iTPNPyramid`.
 """
+import logging
 import math
 import re
 from collections import OrderedDict
@@ -21,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
+from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
@@ -285,7 +287,7 @@ class HiViT(BaseBackbone):
             self.stage_ends.append(len(blocks))
         self.blocks = nn.ModuleList(blocks)
         self.num_main_blocks = self.depths[2]
-        self.rpe = rpe
+        self.rpe, self.layer_scale_init_value = rpe, layer_scale_init_value
         if out_type == 'avg_featmap':
             self.fc_norm = nn.LayerNorm(E, eps=norm_eps)
         self._init_weights()
@@ -430,13 +432,25 @@ class HiViT(BaseBackbone):
         if pe is not None and self.absolute_pos_embed is not None and pe.shape != self.absolute_pos_embed.shape:
             state['absolute_pos_embed'] = resize_pos_embed(pe, (self.grid, self.grid))
         own = self.state_dict()
+        has_main = any(k.endswith('.attn.qkv.weight') for k in state)
+        ckpt_scale, own_scale = any('.gamma_' in k for k in state), any('.gamma_' in k for k in own)
+        if has_main and ckpt_scale != own_scale:  # official issue #17: gammas silently dropped / left at init
+            raise ValueError(
+                'The checkpoint ' + ('has' if ckpt_scale else 'has no') + ' layer scales (gamma_1/gamma_2) but this '
+                f'HiViT was built with layer_scale_init_value={self.layer_scale_init_value}; use '
+                + ('layer_scale_init_value=0.1 (official CLIP models)' if ckpt_scale else 'layer_scale_init_value=0'))
+        dropped = [k for k in state if k.endswith('relative_position_bias_table') and k not in own]
+        if dropped:
+            print_log(f'HiViT(rpe=False): ignoring the {len(dropped)} relative position tables of the checkpoint '
+                      '(build with rpe=True to use them)', logger='current', level=logging.WARNING)
         for k in [k for k in state if k.endswith('relative_position_bias_table')]:
             if k not in own:
                 state.pop(k)
             elif state[k].shape != own[k].shape:  # resize the (2S-1)^2 grid of biases
                 old, new = int(math.isqrt(state[k].shape[0])), int(math.isqrt(own[k].shape[0]))
                 t = state[k].T.reshape(1, -1, old, old).float()
-                state[k] = F.interpolate(t, size=(new, new), mode='bicubic', align_corners=False).reshape(-1, new * new).T
+                t = F.interpolate(t, size=(new, new), mode='bicubic', align_corners=False)
+                state[k] = t.reshape(-1, new * new).T
         return state
 
 
@@ -457,12 +471,12 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
     ``split_*``, ``block_*``, ``fpn_modules``) goes to ``neck.``; pretraining heads go to ``head.`` (pixel:
     ``decoder_*`` and the decoder's ``mask_token``; CLIP: ``decoder_embed``, ``norm``, ``norm_cls``, ``lm_*``,
     ``cls_pt_layers``, while its ``mask_token`` (dim E) stays in the backbone). The top-level
-    ``relative_position_index`` buffer and ``head.*`` classifier of fine-tuned files (kept as ``cls_head.*``)
-    are handled too. mmpretrain: ``backbone.pos_embed`` -> ``backbone.absolute_pos_embed``,
-    ``neck.{align_dim,split,block,fpn}_*`` stay in ``neck.``, ``neck.{decoder_*, mask_token, ln1}`` ->
-    ``head.{..., decoder_norm}``, ``head.cls_head`` -> ``head.lm_head``. mmpretrain's base/large HiViT has 4/4
-    stem blocks, so its ``blocks`` only match ours for a custom ``depths=[4, 4, d]`` arch (a shape check
-    catches the rest).
+    ``relative_position_index`` buffers are dropped, the ``head.*`` classifier of fine-tuned files becomes
+    ``head.fc.*`` (mmpretrain ``LinearClsHead``), ``target_generator.*`` (teacher) keys are dropped.
+    mmpretrain: ``backbone.pos_embed`` -> ``backbone.absolute_pos_embed``, the pyramid stays in ``neck.``,
+    ``neck.{decoder_*, mask_token, ln1}`` -> ``head.{..., decoder_norm}``, ``head.cls_head`` -> ``head.lm_head``.
+    mmpretrain's base/large HiViT has 4/4 stem blocks, so its ``blocks`` only match ours for a custom
+    ``depths=[4, 4, d]`` arch (a shape check catches the rest).
     """
     keys = set(state_dict)
     ours = any(k.startswith(('backbone.', 'neck.')) for k in keys)
@@ -470,8 +484,8 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
     clip = 'lm_head.weight' in keys
     out = OrderedDict()
     for key, value in state_dict.items():
-        if key == 'relative_position_index' or key.endswith('.relative_position_index'):
-            continue
+        if key.endswith('relative_position_index') or key.startswith('target_generator.'):
+            continue  # fixed buffers; the CLIP teacher loads its own weights
         if ours:
             if mmpretrain:
                 if key == 'backbone.pos_embed':
@@ -492,8 +506,8 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
             out['neck.' + key] = value
         elif (CLIP_HEAD_KEYS if clip else PIXEL_HEAD_KEYS).match(key) or (key == 'mask_token' and not clip):
             out['head.' + key] = value
-        elif key.startswith('head.'):  # fine-tuned classifier
-            out['cls_' + key] = value
+        elif key.startswith('head.'):  # classifier of a fine-tuned file -> mmpretrain LinearClsHead
+            out['head.fc.' + key[len('head.'):]] = value
         else:
             out['backbone.' + key] = value
     return out

@@ -10,13 +10,14 @@ checkpoint fills it: inside iTPN pretraining (on the visible units only), as the
     P4  = block_8to4(split_8to4(P8) + align_dim_8to4(C4))
     O16, O8, O4 = fpn_modules[0](P16), fpn_modules[1](P8), fpn_modules[2](P4)
 """
-import re
+import logging
 from collections import OrderedDict
 from typing import Dict, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
@@ -125,6 +126,15 @@ class iTPNPyramid(BaseBackbone):
         """Keeps the pyramid keys of an official / mmpretrain / our full checkpoint (or of a ``neck.``-stripped
         one); everything else (backbone, pretraining heads) belongs to other modules."""
         if any(PYRAMID_KEYS.match(k) for k in state_dict) and not any(k.startswith('neck.') for k in state_dict):
-            return OrderedDict((k, v) for k, v in state_dict.items() if PYRAMID_KEYS.match(k))
-        state = convert_itpn_official(state_dict)
-        return OrderedDict((k[len('neck.'):], v) for k, v in state.items() if k.startswith('neck.'))
+            state = OrderedDict((k, v) for k, v in state_dict.items() if PYRAMID_KEYS.match(k))
+        else:
+            state = convert_itpn_official(state_dict)
+            state = OrderedDict((k[len('neck.'):], v) for k, v in state.items() if k.startswith('neck.'))
+        depth = len(self.block_16to8)
+        extra = sorted({k.split('.')[1] for k in state
+                        if k.startswith('block_16to8.') and int(k.split('.')[1]) >= depth})
+        if extra:  # e.g. a pixel checkpoint (fpn_depth 2) into the official det configs (fpn_depth 1)
+            print_log(f'iTPNPyramid(fpn_depth={depth}): the checkpoint has {depth + len(extra)} MLP blocks per '
+                      f'up-sampling step; its pretrained block_16to8/block_8to4.{",".join(extra)} are not used',
+                      logger='current', level=logging.WARNING)
+        return state

@@ -152,7 +152,7 @@ class iTPNCLIPHead(BaseModule):
 
 
 @MODELS.register_module()
-class CLIPTeacher(nn.Module):
+class CLIPTeacher(BaseModule):
     """Frozen CLIP image encoder (mmpretrain's CLIP ``VisionTransformer``) giving iTPN's targets: all patch
     tokens after ``ln_post`` and ``proj``, through a non-affine LayerNorm (official ``get_target``).
 
@@ -160,7 +160,8 @@ class CLIPTeacher(nn.Module):
         width, layers, heads, patch_size, output_dim, input_resolution: the CLIP vision tower (defaults:
             ViT-B/16, 512-d output).
         checkpoint: a CLIP state dict file with ``visual.*`` keys (OpenAI layout, e.g. mmpretrain's
-            ``clip_vit_base_16.pth.tar``); ``None`` keeps the random init (tests and demos only).
+            ``clip_vit_base_16.pth.tar``), loaded strictly by ``init_weights()``; ``None`` keeps the random init
+            (tests and demos only).
     """
 
     def __init__(self, width: int = 768, layers: int = 12, heads: int = 12, patch_size: int = 16,
@@ -168,15 +169,19 @@ class CLIPTeacher(nn.Module):
         super().__init__()
         from mmpretrain.models.utils.clip_generator_helper import VisionTransformer
         self.visual = VisionTransformer(input_resolution, patch_size, width, layers, heads, output_dim)
-        if checkpoint is not None:
-            state = extract_state_dict(read_checkpoint(checkpoint))
-            state = {k[len('visual.'):]: v for k, v in state.items() if k.startswith('visual.')}
-            if not state:
-                raise KeyError(f'{checkpoint} has no visual.* keys; CLIPTeacher needs a CLIP state dict')
-            self.visual.load_state_dict(state, strict=True)
+        self.checkpoint = checkpoint
         for p in self.parameters():
             p.requires_grad = False
         self.eval()
+
+    def init_weights(self):
+        if self.checkpoint is not None:
+            state = extract_state_dict(read_checkpoint(self.checkpoint))
+            state = {k[len('visual.'):]: v for k, v in state.items() if k.startswith('visual.')}
+            if not state:
+                raise KeyError(f'{self.checkpoint} has no visual.* keys; CLIPTeacher needs a CLIP state dict')
+            self.visual.load_state_dict(state, strict=True)
+        self._is_init = True
 
     def train(self, mode: bool = True):
         return super().train(False)

@@ -1,0 +1,46 @@
+# iTPN-B ImageNet-1K fine-tuning from pixel pretraining, in mmpretrain (batch 1024 = 32 GPUs x 32).
+# Recipe (official itpn_pixel/FINETUNE.md, main_finetune.py --model itpn_base; shared spec itpn.md §5.5):
+# AdamW lr = blr 4e-4 x 1024 / 256 = 1.6e-3, wd 0.05, layer decay 0.60 rescaled HiViT-style (0.6^(13/31) per
+# layer), drop path 0.15, 100 epochs with 5 warm-up, relative position bias (new tables), mean-pooled C16 tokens
+# + fc_norm + linear head, RandAugment(9, 0.5), mixup 0.8 / cutmix 1.0, label smoothing 0.1, random erasing 0.25.
+# The pyramid is not used for classification. Expected: 85.5 top-1 (1600e pixel), 85.1 (400e).
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
+    './_base_/cls_runtime.py',
+]
+pretrained = 'work_dirs/itpn_pixel_base_1600e_in1k/epoch_1600.pth'
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmconvmae.HiViT',
+        arch='base',
+        img_size=224,
+        rpe=True,
+        drop_path_rate=0.15,
+        out_type='avg_featmap',
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=512,
+        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=2e-5, bias=0.)),
+    train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
+
+train_dataloader = dict(batch_size=32)
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(layer_decay_rate=0.6**(13 / 31)),
+    optimizer=dict(type='AdamW', lr=4e-4 * 1024 / 256, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=5, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=5, end=100, convert_to_iter_based=True),
+]
+train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
+auto_scale_lr = dict(enable=False, base_batch_size=1024)
