@@ -329,3 +329,27 @@ def test_converter_writes_an_mmpretrain_classifier_with_the_official_logits(tmp_
     torch.save({'model': {'foo.weight': torch.zeros(1)}}, src)
     with pytest.raises(SystemExit, match='no Conv2Former'):
         tool.main([str(src), str(dst)])
+
+
+def test_layer_decay_constructor_groups():
+    """Stage-wise layer decay through LayerDecayOptimWrapperConstructor: the stem gets the smallest lr, stage 2
+    moves up every 3 blocks, output norms the full lr; no weight decay on layer scales, norms (BN too) and biases."""
+    from mmconvmae.engine import LayerDecayOptimWrapperConstructor
+    model = torch.nn.Module()
+    model.backbone = Conv2Former(dict(depths=[1, 1, 7, 1], dims=[8, 16, 24, 32], kernel_size=3), with_head=False,
+                                 out_indices=(0, 1, 2, 3))
+    ctor = LayerDecayOptimWrapperConstructor(dict(optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05)),
+                                             dict(layer_decay_rate=0.5, decay_type='stage_wise'))
+    table = {n: (g['lr'], g['weight_decay']) for g in ctor(model).optimizer.param_groups for n in g['param_names']}
+    n = 3 + 5  # ceil(7 / 3) groups in stage 2 + stem, stages 0, 1, 3 and the output norms
+    lr = {k: v[0] for k, v in table.items()}
+    assert lr['backbone.downsample_layers.0.0.weight'] == pytest.approx(0.5**(n - 1))
+    assert lr['backbone.stages.2.2.attn.v.weight'] == lr['backbone.stages.2.0.mlp.fc1.weight'] == pytest.approx(
+        0.5**(n - 1 - 3))
+    assert lr['backbone.stages.2.6.attn.v.weight'] == pytest.approx(0.5**(n - 1 - 5))
+    assert lr['backbone.stages.3.0.attn.proj.weight'] == pytest.approx(0.5**(n - 1 - 6))
+    assert lr['backbone.norm3.weight'] == 1.0
+    assert table['backbone.stages.1.0.attn.att.2.weight'][1] == 0.05
+    for name in ('backbone.stages.1.0.layer_scale_1', 'backbone.stages.1.0.attn.norm.weight',
+                 'backbone.downsample_layers.0.2.weight', 'backbone.stages.1.0.mlp.pos.bias'):
+        assert table[name][1] == 0.0, name
