@@ -195,6 +195,8 @@ def test_depthwise_fft_weight_grad_matches_native(shape, kernel, channels_last):
     for a, b in zip(grads_fft, grads_native):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
     assert depthwise_weight_grad_fft(x.detach(), g, kernel).shape == (shape[1], 1, kernel, kernel)
+    assert 'FFTWeightGrad' in type(DepthwiseConv2d(shape[1], kernel)(x).grad_fn).__name__  # 'auto' on CPU
+    assert 'FFTWeightGrad' not in type(native(x).grad_fn).__name__
     with pytest.raises(ValueError, match='odd kernel_size'):
         DepthwiseConv2d(4, 4)
     with pytest.raises(ValueError, match='weight_grad'):
