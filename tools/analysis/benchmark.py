@@ -8,9 +8,9 @@
 Without ``--reference-options`` the reference is the same model in the default settings (fp32, NCHW), so
 ``--channels-last`` or ``--dtype bf16`` report their speed-up. With it, the reference is the config's model with
 those options applied (e.g. another implementation of the same backbone); ``--ours-options`` apply to our model
-only (e.g. an implementation switch of ours, timed against an unchanged reference). ``--copy-weights`` loads the reference's
-weights into ours (the backbone through its ``adapt_pretrained`` key conversion, so a reference with other
-parameter names works) and reports the largest output difference, so both run the same weights.
+only (e.g. an implementation switch of ours, timed against an unchanged reference). ``--copy-weights`` loads the
+reference's weights into ours (the backbone through its ``adapt_pretrained`` key conversion, so a reference with
+other parameter names works) and reports the largest output difference, so both run the same weights.
 Steps of both models are interleaved (A, B, A, B, ...) and the medians compared; results are ratios, never bare
 times alone. Peak memory: CUDA ``max_memory_allocated``, CPU the resident-set high-water mark of one step.
 """
