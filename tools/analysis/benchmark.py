@@ -12,23 +12,23 @@ only (e.g. an implementation switch of ours, timed against an unchanged referenc
 reference's weights into ours (the backbone through its ``adapt_pretrained`` key conversion, so a reference with
 other parameter names works) and reports the largest output difference, so both run the same weights.
 Steps of both models are interleaved (A, B, A, B, ...) and the medians compared; results are ratios, never bare
-times alone. Peak memory: CUDA ``max_memory_allocated``, CPU the resident-set high-water mark of one step.
+times alone. Peak memory: CUDA ``max_memory_allocated``; CPU the resident-set high-water mark of one step,
+measured in a child process that runs with ``MALLOC_MMAP_THRESHOLD_=65536`` (freed tensors must leave the resident
+set), while the timings run on the normal heap (that setting slows allocation-heavy steps by up to ~40%).
 """
 import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 
-if os.environ.get('MALLOC_MMAP_THRESHOLD_') is None:  # freed tensors must leave the resident set (peak memory)
-    os.environ['MALLOC_MMAP_THRESHOLD_'] = '65536'
-    os.execv(sys.executable, [sys.executable] + sys.argv)
+import torch
+from mmengine.config import DictAction
 
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-
-from mmconvmae.analysis import (analysis_target, default_input_shape, interleaved_timings, load_model,  # noqa: E402
-                                make_step, peak_memory_bytes)
+from mmconvmae.analysis import (analysis_target, default_input_shape, interleaved_timings, load_model, make_step,
+                                peak_memory_bytes)
 
 DTYPES = dict(fp32=torch.float32, bf16=torch.bfloat16, fp16=torch.float16)
 
@@ -69,44 +69,81 @@ def copy_weights(reference: torch.nn.Module, ours: torch.nn.Module, x: torch.Ten
     return max(diffs)
 
 
-def run(args) -> dict:
+def build(args):
+    """Our model, the reference and the input batch, on ``args.device``."""
     cfg, model = load_model(args.config, {**(args.cfg_options or {}), **(args.ours_options or {})})
     shape = args.shape or default_input_shape(cfg)
     h, w = (shape[0], shape[0]) if len(shape) == 1 else shape[:2]
-    device = torch.device(args.device)
-    ours = analysis_target(cfg, model, args.part).to(device)
-    if args.reference_options:
-        ref_cfg, ref_model = load_model(args.config, {**(args.cfg_options or {}), **args.reference_options})
-        reference = analysis_target(ref_cfg, ref_model, args.part).to(device)
-        ref_name = 'reference (' + ' '.join(f'{k}={v}' for k, v in args.reference_options.items()) + ')'
-        ref_layout, ref_dtype = torch.contiguous_format, torch.float32
-    else:
-        reference, ref_name = analysis_target(cfg, load_model(args.config, args.cfg_options)[1],
-                                              args.part).to(device), 'reference (same model, fp32, NCHW)'
-        ref_layout, ref_dtype = torch.contiguous_format, torch.float32
+    ours = analysis_target(cfg, model, args.part).to(args.device)
+    ref_cfg, ref_model = load_model(args.config, {**(args.cfg_options or {}), **(args.reference_options or {})})
+    reference = analysis_target(ref_cfg, ref_model, args.part).to(args.device)
+    x = torch.randn(args.batch, 3, h, w, device=args.device)
+    return ours, reference, x
+
+
+def make_steps(args, ours, reference, x, mode: str) -> dict:
     layout = torch.channels_last if args.channels_last else torch.contiguous_format
-    x = torch.randn(args.batch, 3, h, w, device=device)
-    results = dict(config=args.config, part=args.part, input=[args.batch, 3, h, w], machine=machine(),
+    for m in (ours, reference):
+        m.train(mode == 'train')
+    return {
+        'ours': make_step(ours.to(memory_format=layout), x.to(memory_format=layout), mode, DTYPES[args.dtype]),
+        'reference': make_step(reference, x, mode, torch.float32),
+    }
+
+
+def peak_memory(args) -> dict:
+    """{mode: {'ours': bytes, 'reference': bytes}} of one step each, after a warm-up step (one-time allocations
+    such as oneDNN primitive caches are not counted)."""
+    ours, reference, x = build(args)
+    memory = {}
+    for mode in args.mode:
+        steps = make_steps(args, ours, reference, x, mode)
+        for step in steps.values():
+            step()
+        memory[mode] = {name: peak_memory_bytes(step, args.device) for name, step in steps.items()}
+    return memory
+
+
+def measure_memory(args, argv) -> dict:
+    """:func:`peak_memory`, on CPU in a child process (see the module docstring)."""
+    if args.device != 'cpu':
+        return peak_memory(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, 'memory.json')
+        subprocess.run([sys.executable, os.path.abspath(__file__), *argv, '--memory-only', out], check=True,
+                       env=dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536'), stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            return json.load(f)
+
+
+def run(args, argv=None) -> dict:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if args.memory_only:  # child process of measure_memory()
+        memory = peak_memory(args)
+        with open(args.memory_only, 'w') as f:
+            json.dump(memory, f)
+        return memory
+    ours, reference, x = build(args)
+    ref_name = ('reference (' + ' '.join(f'{k}={v}' for k, v in args.reference_options.items()) + ')'
+                if args.reference_options else 'reference (same model, fp32, NCHW)')
+    results = dict(config=args.config, part=args.part, input=list(x.shape), machine=machine(),
                    ours=dict(dtype=args.dtype, channels_last=args.channels_last, options=args.ours_options),
                    reference=ref_name, modes={})
     if args.copy_weights:
         results['max_abs_diff'] = copy_weights(reference, ours, x)
         print(f'weights copied from the reference; largest output difference: {results["max_abs_diff"]:.3g}')
-    for mode in args.mode:
-        for m in (ours, reference):
-            m.train(mode == 'train')
-        steps = {
-            'ours': make_step(ours.to(memory_format=layout), x.to(memory_format=layout), mode, DTYPES[args.dtype]),
-            'reference': make_step(reference.to(memory_format=ref_layout), x, mode, ref_dtype),
-        }
-        timing = interleaved_timings(steps, args.warmup, args.repeats)
-        memory = {name: peak_memory_bytes(step, args.device) for name, step in steps.items()}
+    timings = {mode: interleaved_timings(make_steps(args, ours, reference, x, mode), args.warmup, args.repeats)
+               for mode in args.mode}
+    del ours, reference
+    memory = measure_memory(args, argv)
+    for mode, timing in timings.items():
+        mem = memory[mode]
         r = dict(
             ours_s=timing['ours']['median'], reference_s=timing['reference']['median'],
             speed_ratio=timing['reference']['median'] / timing['ours']['median'],
             ours_img_per_s=args.batch / timing['ours']['median'],
-            ours_peak_mib=memory['ours'] / 2**20, reference_peak_mib=memory['reference'] / 2**20,
-            memory_ratio=memory['ours'] / max(memory['reference'], 1))
+            ours_peak_mib=mem['ours'] / 2**20, reference_peak_mib=mem['reference'] / 2**20,
+            memory_ratio=mem['ours'] / max(mem['reference'], 1))
         results['modes'][mode] = r
         print(f'[{mode}] ours {r["ours_s"] * 1e3:.1f} ms/step ({r["ours_img_per_s"]:.2f} img/s), '
               f'{ref_name} {r["reference_s"] * 1e3:.1f} ms/step -> speed ratio (ref/ours) {r["speed_ratio"]:.3f}; '
@@ -141,6 +178,7 @@ def parse_args(argv=None):
     parser.add_argument('--copy-weights', action='store_true',
                         help='run ours with the reference\'s weights and report the output difference')
     parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--memory-only', metavar='JSON', help=argparse.SUPPRESS)  # internal: see measure_memory
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

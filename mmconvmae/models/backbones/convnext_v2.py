@@ -18,7 +18,7 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
 from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
-from ..utils.layers import GRN, LayerNorm2d
+from ..utils.layers import GRN, DepthwiseConv2d, LayerNorm2d
 
 
 class ConvNeXtV2Block(nn.Module):
@@ -30,7 +30,7 @@ class ConvNeXtV2Block(nn.Module):
 
     def __init__(self, dim: int, drop_path: float = 0., mlp_ratio: int = 4, with_cp: bool = False):
         super().__init__()
-        self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+        self.dwconv = DepthwiseConv2d(dim, 7)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, mlp_ratio * dim)
         self.act = nn.GELU()
