@@ -12,8 +12,7 @@ from mmengine.config import Config
 from conftest import ROOT, run_tool, short_run_options
 from mmconvmae.models import ConvMAE, ConvMAEPretrain
 from mmconvmae.models.selfsup.convmae import convert_convmae_pretrain_official, random_token_mask
-from mmconvmae.models.utils import load_pretrained
-from test_convmae import TINY, _block, _conv_stages, _ln, official_encoder_state
+from test_convmae import TINY, _block, _ln, official_encoder_state
 
 DEMO = ROOT / 'configs/demo'
 SMALL_DECODER = dict(embed_dim=48, depth=2, num_heads=4)
@@ -75,8 +74,8 @@ def official_forward_loss(sd, imgs, mask, depths, heads, dec_heads):
             y = F.conv2d(y, sd[p + 'attn.weight'], sd[p + 'attn.bias'], padding=2, groups=y.shape[1])
             x = x + F.conv2d(y, sd[p + 'conv2.weight'], sd[p + 'conv2.bias'])
             y = _ln(x.permute(0, 2, 3, 1), sd, p + 'norm2', 1e-5).permute(0, 3, 1, 2)
-            y = F.conv2d(F.gelu(F.conv2d(y, sd[p + 'mlp.fc1.weight'], sd[p + 'mlp.fc1.bias'])), sd[p + 'mlp.fc2.weight'],
-                         sd[p + 'mlp.fc2.bias'])
+            y = F.gelu(F.conv2d(y, sd[p + 'mlp.fc1.weight'], sd[p + 'mlp.fc1.bias']))
+            y = F.conv2d(y, sd[p + 'mlp.fc2.weight'], sd[p + 'mlp.fc2.bias'])
             x = x + y
         k = 4 if s == 1 else 2
         embeds.append(F.conv2d(x, sd[f'stage{s}_output_decode.weight'], sd[f'stage{s}_output_decode.bias'],
