@@ -52,18 +52,19 @@ def _optional_comparisons() -> None:
     """Comparisons whose configs belong to families that may not be present in a partial checkout."""
     cfg = ROOT / 'configs'
     if (cfg / 'itpn_base_ft_in1k.py').is_file():
-        register('hivit_vs_mmpretrain', 'iTPN HiViT-B backbone: ours vs mmpretrain `iTPNHiViT`, same weights',
-                 'benchmark.py', [
-                     'configs/itpn_base_ft_in1k.py', '--part', 'backbone', '--shape', '224', '--batch', '2',
-                     '--copy-weights', '--reference-options', 'model.backbone.type=mmpretrain.iTPNHiViT'
+        register('hivit_vs_mmpretrain',
+                 'HiViT-B (mmpretrain\'s 4/4/24 arch, rpe) backbone: ours vs mmpretrain `HiViT` (the backbone of its '
+                 '`iTPNHiViT`), same weights', 'benchmark.py', [
+                     'configs/_base_/benchmark/hivit_mmpretrain_base.py', '--part', 'backbone', '--shape', '224',
+                     '--batch', '2', '--copy-weights', '--reference-options', 'model.backbone._delete_=True',
+                     'model.backbone.type=mmpretrain.HiViT', 'model.backbone.arch=base', 'model.backbone.rpe=True'
                  ])
     if (cfg / 'mask_rcnn_convmae_base_coco.py').is_file():
         register('convmae_window_vs_global',
                  'ConvMAE-B detection backbone at 1024x1024: windowed (4 global blocks) vs all-global attention',
                  'benchmark.py', [
                      'configs/mask_rcnn_convmae_base_coco.py', '--part', 'backbone', '--shape', '1024',
-                     '--batch', '1', '--repeats', '3', '--copy-weights', '--reference-options',
-                     'model.backbone.global_attn_indexes=[0,1,2,3,4,5,6,7,8,9,10]'
+                     '--batch', '1', '--repeats', '3', '--reference-options', 'model.backbone.window_size=None'
                  ])
     if (cfg / 'conv2former_tiny_in1k.py').is_file():
         register('conv2former_vs_convnext', 'Conv2Former-T vs mmpretrain ConvNeXt-T backbone (different models)',

@@ -473,7 +473,7 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
     ``cls_pt_layers``, while its ``mask_token`` (dim E) stays in the backbone). The top-level
     ``relative_position_index`` buffers are dropped, the ``head.*`` classifier of fine-tuned files becomes
     ``head.fc.*`` (mmpretrain ``LinearClsHead``), ``target_generator.*`` (teacher) keys are dropped.
-    mmpretrain: ``backbone.pos_embed`` -> ``backbone.absolute_pos_embed``, the pyramid stays in ``neck.``,
+    mmpretrain: ``(backbone.)pos_embed`` -> ``backbone.absolute_pos_embed``, the pyramid stays in ``neck.``,
     ``neck.{decoder_*, mask_token, ln1}`` -> ``head.{..., decoder_norm}``, ``head.cls_head`` -> ``head.lm_head``.
     mmpretrain's base/large HiViT has 4/4 stem blocks, so its ``blocks`` only match ours for a custom
     ``depths=[4, 4, d]`` arch (a shape check catches the rest).
@@ -508,6 +508,6 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
             out['head.' + key] = value
         elif key.startswith('head.'):  # classifier of a fine-tuned file -> mmpretrain LinearClsHead
             out['head.fc.' + key[len('head.'):]] = value
-        else:
-            out['backbone.' + key] = value
+        else:  # a bare mmpretrain HiViT backbone names the position embedding ``pos_embed``
+            out['backbone.' + ('absolute_pos_embed' if key == 'pos_embed' else key)] = value
     return out
