@@ -231,14 +231,6 @@ class Conv2Former(BaseBackbone):
             return (self.head[0].out_channels, )
         return tuple(self.dims[i] for i in self.out_indices)
 
-    def check_input(self, x: torch.Tensor):
-        if x.dim() != 4:
-            raise ValueError(f'Conv2Former expects (N, C, H, W) input, got shape {tuple(x.shape)}')
-        h, w = x.shape[-2:]
-        if h % self.stride or w % self.stride:
-            raise ValueError(f'Conv2Former needs H and W divisible by its total stride {self.stride}, got {h}x{w}; '
-                             f'pad the input (e.g. data_preprocessor pad_size_divisor=32)')
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """x (N, C_in, H, W) -> a tuple with, per ``out_indices``, (N, C_i, H_i, W_i) maps, or (N, 1280)."""
         self.check_input(x)
