@@ -1,7 +1,8 @@
 """Runs every speed / memory comparison of mmconvmae against its reference and writes ``docs/benchmarks.md``.
 
     python tools/analysis/run_benchmarks.py                 # all comparisons, CPU (or the GPU when visible)
-    python tools/analysis/run_benchmarks.py --only convnext # those whose key contains 'convnext'
+    python tools/analysis/run_benchmarks.py --only convnext # re-run those whose key contains 'convnext' (the
+                                                            # other rows keep their results, docs/benchmarks.json)
     python tools/analysis/run_benchmarks.py --quick         # 3 repeats, smallest inputs: a smoke run
 
 Each comparison is one command of ``tools/analysis/benchmark.py`` (ours vs a reference built from the same
@@ -23,6 +24,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / 'docs' / 'benchmarks.md'
+RESULTS = ROOT / 'docs' / 'benchmarks.json'  # raw results; a partial run (--only) replaces its rows only
 
 # key -> (title, script, arguments). Batch sizes are small so that a CPU run takes minutes, not hours.
 COMPARISONS = {
@@ -39,7 +41,7 @@ COMPARISONS = {
         ]),
     'fcmae_masked_vs_full': (
         'FCMAE ConvNeXt V2-B encoder step: 60% masked (sparse-equivalent) vs full image', 'benchmark_fcmae.py',
-        ['--arch', 'base', '--batch', '2', '--size', '224', '--variants', 'full,sparse', '--repeats', '5']),
+        ['--arch', 'base', '--batch', '4', '--size', '224', '--variants', 'full,sparse', '--repeats', '5']),
 }
 
 
@@ -64,7 +66,8 @@ def _optional_comparisons() -> None:
                  'ConvMAE-B detection backbone at 1024x1024: windowed (4 global blocks) vs all-global attention',
                  'benchmark.py', [
                      'configs/mask_rcnn_convmae_base_coco.py', '--part', 'backbone', '--shape', '1024',
-                     '--batch', '1', '--repeats', '3', '--reference-options', 'model.backbone.window_size=None'
+                     '--batch', '1', '--mode', 'forward', '--repeats', '3', '--reference-options',
+                     'model.backbone.window_size=None'
                  ])
     if (cfg / 'conv2former_tiny_in1k.py').is_file():
         register('conv2former_vs_convnext', 'Conv2Former-T vs mmpretrain ConvNeXt-T backbone (different models)',
@@ -124,8 +127,8 @@ def render_row(item: dict) -> str:
     r = item['result']
     if 'modes' in r:  # benchmark.py: ratio = reference time / our time (> 1: ours faster)
         fwd, train = r['modes'].get('forward', {}), r['modes'].get('train', {})
-        cells = [f'{fwd.get("speed_ratio", float("nan")):.2f}', f'{train.get("speed_ratio", float("nan")):.2f}',
-                 f'{train.get("memory_ratio", fwd.get("memory_ratio", float("nan"))):.2f}']
+        cells = [f'{m["speed_ratio"]:.2f}' if m else '–' for m in (fwd, train)]
+        cells.append(f'{train["memory_ratio"]:.2f}' if train else f'{fwd["memory_ratio"]:.2f} (forward)')
         note = f'input {"x".join(map(str, r["input"]))}'
         if 'max_abs_diff' in r:
             note += f', max output diff {r["max_abs_diff"]:.1e}'
@@ -146,7 +149,12 @@ def main(argv=None) -> int:
     _optional_comparisons()
     keys = [k for k in COMPARISONS if not args.only or args.only in k]
     with tempfile.TemporaryDirectory() as tmp:
-        items = [run_one(k, args.quick, Path(tmp)) for k in keys]
+        new = {k: run_one(k, args.quick, Path(tmp)) for k in keys}
+    old = json.loads(RESULTS.read_text()) if args.only and RESULTS.is_file() else {}
+    merged = {**old, **new}
+    items = [merged[k] for k in COMPARISONS if k in merged]
+    if Path(args.out) == REPORT:
+        RESULTS.write_text(json.dumps(merged, indent=1) + '\n')
     stamp = datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
     lines = [
         '# Benchmarks', '',
@@ -157,7 +165,7 @@ def main(argv=None) -> int:
         'step; GPU: `max_memory_allocated`). "forward" is inference without grad, "train" forward + backward. '
         'Where the weights are copied from the reference, the largest output difference proves both compute the '
         'same function.', '',
-        '| comparison | forward speed ratio | train speed ratio | train memory ratio | notes |',
+        '| comparison | forward speed ratio | train speed ratio | memory ratio (train step) | notes |',
         '|---|---|---|---|---|',
     ]
     lines += [render_row(item) for item in items]
@@ -166,7 +174,7 @@ def main(argv=None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text('\n'.join(lines) + '\n')
     print(f'wrote {args.out}')
-    return 1 if any('error' in item for item in items) else 0
+    return 1 if any('error' in item for item in new.values()) else 0
 
 
 if __name__ == '__main__':
