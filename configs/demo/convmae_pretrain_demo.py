@@ -8,25 +8,7 @@ model = dict(
     backbone=dict(arch=dict(_delete_=True, embed_dims=[32, 64, 128], depths=[1, 1, 4], num_heads=4), img_size=128),
     neck=dict(embed_dim=128, depth=2, num_heads=4))
 
-# the shared synthetic pretraining loader, with 128-pixel crops
-train_dataloader = dict(
-    _delete_=True,
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='ImageNet',
-        data_root='{{$MMCONVMAE_DATA:data/synthetic}}/imagenet',
-        split='train',
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='RandomResizedCrop', scale=128, crop_ratio_range=(0.2, 1.0), backend='pillow',
-                 interpolation='bicubic'),
-            dict(type='RandomFlip', prob=0.5),
-            dict(type='PackInputs'),
-        ]))
+train_dataloader = {{_base_.synthetic_imagenet.pretrain_dataloader_128}}
 
 optim_wrapper = dict(type='OptimWrapper', _delete_=True,
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),

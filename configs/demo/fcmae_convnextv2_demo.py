@@ -6,25 +6,7 @@ _base_ = ['../pretrain/fcmae_convnextv2_base_800e_in1k.py', '../_base_/demo/synt
 
 model = dict(backbone=dict(arch='atto'))
 
-# the shared synthetic pretraining loader, with 128-pixel crops
-train_dataloader = dict(
-    _delete_=True,
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='ImageNet',
-        data_root='{{$MMCONVMAE_DATA:data/synthetic}}/imagenet',
-        split='train',
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='RandomResizedCrop', scale=128, crop_ratio_range=(0.2, 1.0), backend='pillow',
-                 interpolation='bicubic'),
-            dict(type='RandomFlip', prob=0.5),
-            dict(type='PackInputs'),
-        ]))
+train_dataloader = {{_base_.synthetic_imagenet.pretrain_dataloader_128}}
 
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1e-3))
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=100)

@@ -2,7 +2,30 @@
 # ImageNet-layout set written by `tools/data/make_synthetic.py` under $MMCONVMAE_DATA (default data/synthetic):
 # 4 classes, meta/{train,val}.txt. A demo config takes e.g.
 #     train_dataloader = {{_base_.synthetic_imagenet.train_dataloader}}
-# and, for pretraining, {{_base_.synthetic_imagenet.pretrain_dataloader}} (pipeline: crop + flip, no labels).
+# and, for pretraining, {{_base_.synthetic_imagenet.pretrain_dataloader}} (64-pixel crops + flip, no labels) or
+# pretrain_dataloader_128 (128-pixel crops).
+def _pretrain_loader(crop):
+    """Self-supervised loader: random resized crops of ``crop`` pixels + flip, no labels."""
+    return dict(
+        _delete_=True,
+        batch_size=4,
+        num_workers=0,
+        persistent_workers=False,
+        sampler=dict(type='InfiniteSampler', shuffle=True),
+        collate_fn=dict(type='default_collate'),
+        dataset=dict(
+            type='ImageNet',
+            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/imagenet',
+            split='train',
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.2, 1.0), backend='pillow',
+                     interpolation='bicubic'),
+                dict(type='RandomFlip', prob=0.5),
+                dict(type='PackInputs'),
+            ]))
+
+
 synthetic_imagenet = dict(
     train_dataloader=dict(
         _delete_=True,
@@ -40,24 +63,8 @@ synthetic_imagenet = dict(
                 dict(type='PackInputs'),
             ])),
     evaluator=dict(_delete_=True, type='Accuracy', topk=(1, 2)),
-    pretrain_dataloader=dict(
-        _delete_=True,
-        batch_size=4,
-        num_workers=0,
-        persistent_workers=False,
-        sampler=dict(type='InfiniteSampler', shuffle=True),
-        collate_fn=dict(type='default_collate'),
-        dataset=dict(
-            type='ImageNet',
-            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/imagenet',
-            split='train',
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.2, 1.0), backend='pillow',
-                     interpolation='bicubic'),
-                dict(type='RandomFlip', prob=0.5),
-                dict(type='PackInputs'),
-            ])),
+    pretrain_dataloader=_pretrain_loader(64),
+    pretrain_dataloader_128=_pretrain_loader(128),
 )
 
 demo_cls_schedule = dict(
