@@ -211,9 +211,7 @@ class ConvMAEPretrain(BaseSelfSupervisor):
                  init_cfg: Optional[dict] = None):
         if not 0 <= mask_ratio < 1:
             raise ValueError(f'ConvMAE mask_ratio must be in [0, 1) (official 0.75), got {mask_ratio}')
-        backbone = _build(backbone, ConvMAEPretrainEncoder, 'ConvMAEPretrain backbone')
-        if not isinstance(backbone, ConvMAEPretrainEncoder):
-            raise TypeError(f'ConvMAEPretrain backbone must be a ConvMAEPretrainEncoder, got {type(backbone).__name__}')
+        backbone = _build(backbone, ConvMAEPretrainEncoder, 'ConvMAEPretrain backbone', strict=True)
         patch = backbone.strides[2]
         neck = dict() if neck is None else neck
         if isinstance(neck, dict) and neck.get('type') in (None, 'mmconvmae.ConvMAEDecoder', 'ConvMAEDecoder'):

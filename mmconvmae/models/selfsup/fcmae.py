@@ -323,21 +323,25 @@ class FCMAEDecoder(nn.Module):
         return x.flatten(2).transpose(1, 2)
 
 
-def _build(cfg: Union[dict, nn.Module], default: type, what: str) -> nn.Module:
+def _build(cfg: Union[dict, nn.Module], default: type, what: str, strict: bool = False) -> nn.Module:
     """Builds a sub-module in plain Python: a module as is, a dict without ``type`` as ``default(**cfg)``, a
     dict with a (scoped, e.g. ``'mmpretrain.MAEPretrainHead'``) ``type`` through the registry lookup.
-    ``what`` names the part in errors (e.g. ``'FCMAE backbone'``)."""
+    ``what`` names the part in errors (e.g. ``'FCMAE backbone'``); ``strict`` requires a ``default`` instance."""
     if isinstance(cfg, nn.Module):
-        return cfg
-    if not isinstance(cfg, dict):
+        module = cfg
+    elif not isinstance(cfg, dict):
         raise TypeError(f'{what} must be a dict or an nn.Module, got {type(cfg).__name__}')
-    cfg = dict(cfg)
-    kind = cfg.pop('type', None)
-    cls = default if kind is None else (kind if isinstance(kind, type) else MODELS.get(kind))
-    if cls is None:
-        raise KeyError(f'{what}: unknown type {kind!r} (use a scoped name such as '
-                       f"'mmconvmae.{default.__name__}')")
-    return cls(**cfg)
+    else:
+        cfg = dict(cfg)
+        kind = cfg.pop('type', None)
+        cls = default if kind is None else (kind if isinstance(kind, type) else MODELS.get(kind))
+        if cls is None:
+            raise KeyError(f'{what}: unknown type {kind!r} (use a scoped name such as '
+                           f"'mmconvmae.{default.__name__}')")
+        module = cls(**cfg)
+    if strict and not isinstance(module, default):
+        raise TypeError(f'{what} must be a {default.__name__}, got {type(module).__name__}')
+    return module
 
 
 @MODELS.register_module()
@@ -371,9 +375,7 @@ class FCMAE(BaseSelfSupervisor):
                  init_cfg: Optional[dict] = None):
         if not 0 <= mask_ratio < 1:
             raise ValueError(f'FCMAE mask_ratio must be in [0, 1) (official 0.6), got {mask_ratio}')
-        backbone = _build(backbone, FCMAEConvNeXtV2, 'FCMAE backbone')
-        if not isinstance(backbone, FCMAEConvNeXtV2):
-            raise TypeError(f'FCMAE backbone must be an FCMAEConvNeXtV2, got {type(backbone).__name__}')
+        backbone = _build(backbone, FCMAEConvNeXtV2, 'FCMAE backbone', strict=True)
         neck = dict() if neck is None else neck
         if isinstance(neck, dict) and neck.get('type') in (None, 'mmconvmae.FCMAEDecoder', 'FCMAEDecoder'):
             neck = dict(neck)
