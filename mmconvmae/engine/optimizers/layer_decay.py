@@ -9,7 +9,7 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 
 from mmconvmae.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-DECAY_TYPES = ('layer_wise', 'stage_wise')
+DECAY_TYPES = ('layer_wise', 'stage_wise', 'per_stage')
 #: parameter-name substrings that never get weight decay, whatever the backbone
 DEFAULT_NO_DECAY_KEYWORDS = ('pos_embed', 'cls_token', 'mask_token', 'relative_position_bias_table',
                              'rel_pos_h', 'rel_pos_w')
@@ -31,6 +31,13 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         - ``layer_decay_rate`` (float, default 1.0)
         - ``decay_type``: ``'layer_wise'`` (one id per block) or ``'stage_wise'`` (the official "group"
           scheme: blocks grouped, e.g. 12 groups for ConvNeXt 3-3-27-3). Default ``'layer_wise'``.
+          ConvNets also take ``'per_stage'`` (ConvNeXt's and mmseg's segmentation ``stage_wise``: downsampling
+          layers 0, stage s s + 1, the rest the top id).
+        - ``num_layers`` (int, optional): the ``num_layers`` of the official / mmdet / mmseg constructors, which
+          reserve ids ``0 .. num_layers + 1``: the backbone's top id (heads, output norms) becomes
+          ``num_layers + 1`` and every other parameter keeps its id, so its scale is
+          ``layer_decay_rate ** (num_layers + 1 - layer_id)`` whatever the model's depth (e.g. ConvNeXt-B's
+          UperNet recipe ``per_stage`` with ``num_layers=12``: stage s at 0.9 ** (12 - s)).
         - ``flat_decay_mult`` / ``bias_decay_mult`` / ``no_decay_mult`` (default 0.0): weight-decay factors
           for 1-D params, biases and keyword params.
         - ``custom_keys``: ``{substring: dict(lr_mult=..., decay_mult=...)}``, applied on top (the longest
@@ -44,8 +51,8 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='stage_wise'))
     """
 
-    KNOWN_KEYS = ('layer_decay_rate', 'decay_type', 'flat_decay_mult', 'bias_decay_mult', 'no_decay_mult',
-                  'custom_keys')
+    KNOWN_KEYS = ('layer_decay_rate', 'decay_type', 'num_layers', 'flat_decay_mult', 'bias_decay_mult',
+                  'no_decay_mult', 'custom_keys')
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: dict = None):
         paramwise_cfg = dict(paramwise_cfg or {})
@@ -59,6 +66,10 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         rate = paramwise_cfg.setdefault('layer_decay_rate', 1.0)
         if not 0 < rate <= 1:
             raise ValueError(f'layer_decay_rate must be in (0, 1], got {rate}')
+        num_layers = paramwise_cfg.get('num_layers')
+        if num_layers is not None and (isinstance(num_layers, bool) or not isinstance(num_layers, int)
+                                       or num_layers < 1):
+            raise ValueError(f'num_layers must be a positive int (the recipe\'s layer count), got {num_layers!r}')
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
@@ -88,6 +99,13 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                     layer_of[name] = child.get_layer_depth(name[len(child_prefix):], decay_type=decay_type)
                     num_layers = max(num_layers, layer_of[name][1])
                     break
+        recipe_layers = cfg.get('num_layers')
+        if recipe_layers is not None:  # the recipe's count: top id -> num_layers + 1, other ids kept
+            layer_of = {
+                name: ((recipe_layers + 1) if layer_id == n - 1 else layer_id, recipe_layers + 2)
+                for name, (layer_id, n) in layer_of.items()
+            }
+            num_layers = recipe_layers + 2
 
         groups = OrderedDict()
         for name, param in module.named_parameters():
