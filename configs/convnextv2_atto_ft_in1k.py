@@ -3,7 +3,7 @@
 # `single` layer decay (one id per block: `decay_type='layer_wise'`) rate 0.9, 600 epochs with 0 warm-up, drop path
 # 0.1, label smoothing 0.2, mixup 0 / cutmix 0; the rest is shared: ./_base_/recipes/convnextv2_ft_in1k.py. Expected:
 # 76.7 top-1 (paper Table 14 / README).
-_base_ = './_base_/recipes/convnextv2_ft_in1k.py'
+_base_ = './_base_/recipes/convnextv2_ft_in1k_224.py'
 checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_atto_1k_224_fcmae.pt'
 
 model = dict(

@@ -4,7 +4,7 @@
 # path 0.3, label smoothing 0.1, mixup 0.8 / cutmix 1; the rest is shared: ./_base_/recipes/convnextv2_ft_in1k.py. The
 # scheme of H is not printed; it has the 3-3-27-3 depths of B/L, whose official runs use 'group'. Expected: 86.3 top-1
 # (paper Table 14 / README).
-_base_ = './_base_/recipes/convnextv2_ft_in1k.py'
+_base_ = './_base_/recipes/convnextv2_ft_in1k_224.py'
 checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_huge_1k_224_fcmae.pt'
 
 model = dict(

@@ -3,7 +3,7 @@
 # 0.0025), wd 0.05, `group` layer decay (12 block groups: `decay_type='stage_wise'`) rate 0.6, 100 epochs with 20
 # warm-up, drop path 0.2, label smoothing 0.1, mixup 0.8 / cutmix 1; the rest is shared:
 # ./_base_/recipes/convnextv2_ft_in1k.py. Expected: 85.8 top-1 (paper Table 14 / README).
-_base_ = './_base_/recipes/convnextv2_ft_in1k.py'
+_base_ = './_base_/recipes/convnextv2_ft_in1k_224.py'
 checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_large_1k_224_fcmae.pt'
 
 model = dict(

@@ -1,9 +1,9 @@
 # ConvNeXt V2-Pico ImageNet-1K fine-tuning from its FCMAE encoder (FCMAE 1600 epochs), batch 1024 (32 GPUs x 32).
 # Recipe: paper Table 9 (the A/F/P/N column; TRAINING.md gives the Atto command of the same recipe): blr 0.0002 (lr
 # 0.0008), wd 0.3, `single` layer decay (one id per block: `decay_type='layer_wise'`) rate 0.9, 600 epochs with 0
-# warm-up, drop path 0, label smoothing 0.2, mixup 0.3 / cutmix 0.3; the rest is shared:
+# warm-up, drop path 0.0, label smoothing 0.2, mixup 0.3 / cutmix 0.3; the rest is shared:
 # ./_base_/recipes/convnextv2_ft_in1k.py. Expected: 80.3 top-1 (paper Table 14 / README).
-_base_ = './_base_/recipes/convnextv2_ft_in1k.py'
+_base_ = './_base_/recipes/convnextv2_ft_in1k_224.py'
 checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_pico_1k_224_fcmae.pt'
 
 model = dict(

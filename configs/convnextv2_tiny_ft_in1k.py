@@ -3,7 +3,7 @@
 # `single` layer decay (one id per block: `decay_type='layer_wise'`) rate 0.9, 300 epochs with 40 warm-up, drop path
 # 0.2, label smoothing 0.1, mixup 0.8 / cutmix 1; the rest is shared: ./_base_/recipes/convnextv2_ft_in1k.py.
 # Expected: 83.0 top-1 (paper Table 14 / README).
-_base_ = './_base_/recipes/convnextv2_ft_in1k.py'
+_base_ = './_base_/recipes/convnextv2_ft_in1k_224.py'
 checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_tiny_1k_224_fcmae.pt'
 
 model = dict(

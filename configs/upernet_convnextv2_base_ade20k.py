@@ -6,7 +6,7 @@
 # gives all downsampling layers id 0, stage s id s + 1 and the rest id 13, scale 0.9 ** (13 - id): stages 0..3
 # at 0.282 / 0.314 / 0.349 / 0.387, downsampling 0.254, heads and output norms 1.0 (`per_stage` + `num_layers`
 # here). Quirk reproduced: `num_layers=12` is the block-group count of the layer-wise scheme, so even stage 3
-# trains at 0.39x; set `num_layers=4` for the intended per-stage decay (stage 3 at 0.9).
+# trains at 0.39x; drop `num_layers` for the intended per-stage decay (stage 3 at 0.9, stem 0.59).
 # Multi-scale test (`tools/test.py --tta`): mmseg's ADE20K `tta_pipeline`, ratios 0.5, 0.75, ..., 1.75 of
 # (2048, 512) with flip, i.e. the BEiT `--aug-test` that ConvNeXt's README uses (its `_ms` configs infer in
 # 'whole' mode: add `--cfg-options model.test_cfg.mode=whole` to match that too).

@@ -5,10 +5,8 @@
 # 256, no weight decay on 1-D parameters, biases and GRN gamma/beta (commit 2553895 of the official code),
 # RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25, EMA 0.9999 (evaluated), AMP, head init std 2e-5
 # (trunc-normal 0.02 x `head_init_scale` 0.001), cosine to min lr 1e-6 stepped per iteration.
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    '../cls_runtime.py',
-]
+# The data (224 or 384 pipelines) comes with the inheriting file (./convnextv2_ft_in1k_224.py for the IN-1K configs).
+_base_ = '../cls_runtime.py'
 
 model = dict(
     type='ImageClassifier',
@@ -21,7 +19,6 @@ model = dict(
         init_cfg=dict(type='TruncNormal', layer='Linear', std=2e-5, bias=0.)),
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
 
-train_dataloader = dict(batch_size=32)
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
