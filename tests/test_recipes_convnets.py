@@ -173,8 +173,8 @@ V2_DEPTHS = {a: [2, 2, 6, 2] for a in ('atto', 'femto', 'pico')}
 V2_DEPTHS.update(nano=[2, 2, 8, 2], tiny=[3, 3, 9, 3], base=[3, 3, 27, 3], large=[3, 3, 27, 3], huge=[3, 3, 27, 3])
 
 
-def _v2_ft(arch, blr, wd, ld, scheme):
-    return official_v2_cls, v2_finetune, dict(lr=blr * 1024 / 256, weight_decay=wd, layer_decay=ld,
+def _v2_ft(arch, blr, wd, ld, scheme, batch=1024):
+    return official_v2_cls, v2_finetune, dict(lr=blr * batch / 256, weight_decay=wd, layer_decay=ld,
                                               layer_decay_type=scheme, depths=V2_DEPTHS[arch])
 
 
@@ -193,6 +193,9 @@ RECIPES = {
     'configs/convnextv2_base_ft_in1k.py': _v2_ft('base', 6.25e-4, 0.05, 0.6, 'group'),
     'configs/convnextv2_large_ft_in1k.py': _v2_ft('large', 6.25e-4, 0.05, 0.6, 'group'),
     'configs/convnextv2_huge_ft_in1k.py': _v2_ft('huge', 1.25e-3, 0.05, 0.75, 'group'),
+    # paper Tables 12 (IN-22K intermediate fine-tuning) and 13 (then IN-1K at 384), run with main_finetune.py
+    'configs/convnextv2_base_fcmae-ft_in22k.py': _v2_ft('base', 2.5e-4, 0.05, 0.8, 'group', batch=4096),
+    'configs/convnextv2_base_in22k-ft_in1k-384px.py': _v2_ft('base', 2.5e-5, 1e-8, 0.8, 'group', batch=512),
     # main_pretrain.py defaults + TRAINING.md: blr 1.5e-4 at batch 4096
     'configs/pretrain/fcmae_convnextv2_base_800e_in1k.py': (official_fcmae, fcmae_pretrain,
                                                             dict(lr=1.5e-4 * 4096 / 256, weight_decay=0.05)),
