@@ -1,5 +1,6 @@
 # Conv2Former-T supervised ImageNet-1K training from scratch in mmpretrain (Conv2Former's pretraining), batch 1024
-# (8 GPUs x 128). Recipe: the official train.py defaults + train.sh (spec conv2former.md §5): AdamW lr 1e-3 at batch
+# (8 GPUs x 128). Recipe: the official train.py defaults + train.sh (docs/conv2former.md#configs): AdamW lr 1e-3
+# at batch
 # 1024 (linear scaling), wd 0.05 with no decay on 1-D parameters (norms, biases, layer scales), 300 epochs with 5
 # warm-up epochs from 1e-6, cosine to 1e-6, RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25, mixup 0.8 /
 # cutmix 1.0, label smoothing 0.1, layer scale 1e-6, no EMA, AMP; bicubic resize (the official uses a random

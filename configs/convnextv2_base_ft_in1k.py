@@ -1,5 +1,5 @@
 # ConvNeXt V2-B ImageNet-1K fine-tuning from the FCMAE encoder, in mmpretrain (batch 1024 = 32 GPUs x 32).
-# Recipe: paper Table 11 + TRAINING.md (shared spec convnext_v2.md §5.1): AdamW lr 2.5e-3 (blr 6.25e-4 x 1024/256;
+# Recipe: paper Table 11 + TRAINING.md (docs/convnext_v2.md#recipes): AdamW lr 2.5e-3 (blr 6.25e-4 x 1024/256;
 # the paper's 6.25e-3 is a typo), wd 0.05 (none on norms, biases, GRN gamma/beta), layer-wise lr decay 0.6 over
 # the 12 "group" layers, 100 epochs with 20 warm-up, drop path 0.1, RandAugment(9, 0.5), random erasing 0.25,
 # mixup 0.8 / cutmix 1.0, label smoothing 0.1, EMA 0.9999, AMP, head init std 2e-5 (x0.001 scale).

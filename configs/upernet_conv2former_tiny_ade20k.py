@@ -1,5 +1,5 @@
 # UperNet with Conv2Former-T on ADE20K, 512x512 crops, 160k iterations, batch 16 (8 GPUs x 2): the paper's setting
-# (spec conv2former.md §6.2). The paper publishes no config; the recipe is that of the ConvNeXt-T UperNet it
+# (docs/conv2former.md#configs). The paper publishes no config; the recipe is that of the ConvNeXt-T UperNet it
 # compares against (mmseg `convnext/convnext-tiny_upernet_8xb2-amp-160k_ade20k-512x512.py`): AdamW lr 1e-4,
 # wd 0.05, layer-wise lr decay 0.9 (stage-wise), drop path 0.4, 1500 warm-up iterations, poly decay, AMP.
 # Expected (paper, secondary source): 48.0 mIoU (multi-scale, +1.3 over ConvNeXt-T); test with `--tta`.

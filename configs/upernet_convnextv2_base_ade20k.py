@@ -1,5 +1,5 @@
 # UperNet with ConvNeXt V2-B on ADE20K, 512x512 crops, 160k iterations, batch 16 (8 GPUs x 2).
-# Recipe: ConvNeXt V2 paper A.4 (shared spec convnext_v2.md §5.4): AdamW lr 1e-4, wd 0.05, layer-wise lr decay
+# Recipe: ConvNeXt V2 paper A.4 (docs/convnext_v2.md#recipes): AdamW lr 1e-4, wd 0.05, layer-wise lr decay
 # 0.9 ("group" scheme), drop path 0.4, initialised from the IN-1K fine-tuned weights (better than the raw FCMAE
 # weights, following SimMIM). Expected: 52.1 mIoU multi-scale (Table 7); test with `tools/test.py --tta`.
 _base_ = [

@@ -655,7 +655,8 @@ def convert_convmae_official(state_dict: StateDict, keep_pretrain: bool = False)
 
 
 def official_key_shapes(arch: str = 'base', img_size: int = 224) -> 'OrderedDict[str, Tuple[int, ...]]':
-    """The key names and shapes of the released encoder (spec §7.1, without ``norm``), for tests and converters."""
+    """The key names and shapes of the released encoder (docs/convmae.md#what-is-official, without ``norm``),
+    for tests and converters."""
     with torch.device('meta'):
         model = ConvMAE(arch, img_size=img_size, out_indices=(0, 1, 2))
     return OrderedDict((k, tuple(v.shape)) for k, v in model.state_dict().items())
