@@ -347,7 +347,7 @@ def test_pos_embed_interp_option():
     exact = HiViT(ARCH, img_size=IMG, pos_embed_interp='exact').eval()
     exact.load_state_dict(official.state_dict())
     pe = official.absolute_pos_embed
-    assert exact.pos_embed((4, 4), num_tokens=4) is pe and official.pos_embed((4, 4)) is pe
+    assert exact.pos_embed((4, 4), num_tokens=4) is exact.absolute_pos_embed and official.pos_embed((4, 4)) is pe
     assert not torch.equal(official.pos_embed((4, 4), num_tokens=4), pe)
     torch.testing.assert_close(exact.pos_embed((3, 5)), resize_pos_embed(pe, (3, 5), 'exact'))
     x = torch.randn(1, 3, 48, 80)
