@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.registry import DefaultScope
+from test_convmae import _beit_index
 
 from mmconvmae.models import HiViT, iTPNPyramid
 from mmconvmae.models.utils.pos_embed import interpolate_pos_encoding, resize_pos_embed
@@ -43,14 +44,9 @@ def official_interpolate_pos_encoding(absolute_pos_embed, x, h, w):
 
 
 def official_relative_position_index(Hp):
-    """``iTPN.__init__`` (models_itpn.py L211-222), Hp = Wp = img_size // 16."""
-    coords = torch.stack(torch.meshgrid([torch.arange(Hp), torch.arange(Hp)], indexing='ij'))
-    coords_flatten = torch.flatten(coords, 1)
-    relative_coords = (coords_flatten[:, :, None] - coords_flatten[:, None, :]).permute(1, 2, 0).contiguous()
-    relative_coords[:, :, 0] += Hp - 1
-    relative_coords[:, :, 1] += Hp - 1
-    relative_coords[:, :, 0] *= 2 * Hp - 1
-    return relative_coords.sum(-1)
+    """``iTPN.__init__`` (models_itpn.py L211-222): the BEiT index of an Hp x Hp grid (Hp = img_size // 16), the
+    formula test_convmae.py already transcribes."""
+    return _beit_index(Hp, Hp)
 
 
 def _ln(x, sd, k):
