@@ -16,6 +16,10 @@ One module covers the three official backbones (see :class:`ConvMAE` and the swi
 - the segmentation backbone of the official ``SEG/`` UperNet (``rel_pos_bias='per_block'``,
   ``layer_scale_init_value=1.0``, ``downsample32='conv'``: all blocks global).
 
+and, as a subclass, the ViTDet-style backbone of OpenGVLab/Official-ConvMAE-Det (:class:`ConvMAEViTDet`: per-block
+decomposed relative position, 14x14 windows padded after ``norm1``, global blocks 1, 4, 7, 10, ``pos_embed`` kept
+at 14x14 and resized in the forward, only the stride-16 output).
+
 Beyond the official code (which asserts 1024x1024 / 512x512 inputs): any input size (the image is padded to a
 multiple of 16 and the outputs cropped to ``ceil(H / stride)``; windows are padded inside and padded keys masked
 out), the position embedding and relative-position tables interpolated to the current grid, SDPA attention with
