@@ -446,12 +446,12 @@ class ConvMAE(BaseBackbone):
         self.strides = tuple(strides + [strides[2] * 2])
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         #: stage-3 token grid of ``img_size`` (relative-position tables of global blocks)
-        self.grid = (self.img_size[0] // strides[2], self.img_size[1] // strides[2])
+        self.img_grid = (self.img_size[0] // strides[2], self.img_size[1] // strides[2])
         pos_size = self.img_size if pretrain_img_size is None else (
             (pretrain_img_size, pretrain_img_size) if isinstance(pretrain_img_size, int) else tuple(pretrain_img_size))
         #: grid the stored ``pos_embed`` is for
         self.pos_grid = (pos_size[0] // strides[2], pos_size[1] // strides[2])
-        if min(self.grid + self.pos_grid) < 1:
+        if min(self.img_grid + self.pos_grid) < 1:
             raise ValueError(f'img_size {img_size} / pretrain_img_size {pretrain_img_size} is smaller than the '
                              f'stage-3 stride {strides[2]}')
         self.in_channels = in_channels
@@ -501,7 +501,7 @@ class ConvMAE(BaseBackbone):
             if any(self.windowed):
                 self.windowed_rel_pos_bias = RelativePositionBias((window_size, window_size), self.num_heads)
             if not all(self.windowed):
-                self.global_rel_pos_bias = RelativePositionBias(self.grid, self.num_heads)
+                self.global_rel_pos_bias = RelativePositionBias(self.img_grid, self.num_heads)
         if gap_before_final_norm:
             self.fc_norm = nn.LayerNorm(d3, eps=1e-6)
         if 3 in self.out_indices and downsample32 == 'conv':
@@ -515,7 +515,7 @@ class ConvMAE(BaseBackbone):
         """Stage-3 block ``index`` (``common``: mlp_ratio, qkv_bias, norm_eps, with_cp)."""
         rel_pos_size = None
         if self.rel_pos_bias == 'per_block':
-            rel_pos_size = (self.window_size, self.window_size) if self.windowed[index] else self.grid
+            rel_pos_size = (self.window_size, self.window_size) if self.windowed[index] else self.img_grid
         return TransformerBlock(self.embed_dims[2], self.num_heads, drop_path=drop_path,
                                 layer_scale_init_value=self.layer_scale_init_value, rel_pos_size=rel_pos_size,
                                 **common)
@@ -780,7 +780,7 @@ class ConvMAEViTDet(ConvMAE):
 
     def _make_block3(self, index: int, drop_path: float, common: dict) -> nn.Module:
         windowed = self.windowed[index]
-        rel_pos_size = ((self.window_size, self.window_size) if windowed else self.grid) if self.use_rel_pos else None
+        rel_pos_size = ((self.window_size, self.window_size) if windowed else self.img_grid) if self.use_rel_pos else None
         return ViTDetBlock(self.embed_dims[2], self.num_heads, drop_path=drop_path,
                            window_size=self.window_size if windowed else 0, rel_pos_size=rel_pos_size, **common)
 
