@@ -780,7 +780,9 @@ class ConvMAEViTDet(ConvMAE):
 
     def _make_block3(self, index: int, drop_path: float, common: dict) -> nn.Module:
         windowed = self.windowed[index]
-        rel_pos_size = ((self.window_size, self.window_size) if windowed else self.img_grid) if self.use_rel_pos else None
+        rel_pos_size = None
+        if self.use_rel_pos:
+            rel_pos_size = (self.window_size, self.window_size) if windowed else self.img_grid
         return ViTDetBlock(self.embed_dims[2], self.num_heads, drop_path=drop_path,
                            window_size=self.window_size if windowed else 0, rel_pos_size=rel_pos_size, **common)
 
