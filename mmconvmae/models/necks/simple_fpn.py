@@ -119,6 +119,10 @@ class SimpleFeaturePyramid(BaseBackbone):
             outs.append(F.max_pool2d(outs[-1], kernel_size=1, stride=2, padding=0))
         return tuple(outs)
 
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """A single layer: under layer-wise decay the pyramid trains at the full lr with the heads (official)."""
+        return 0, 1
+
     def adapt_pretrained(self, state_dict: StateDict) -> StateDict:
         """Keeps the ``simfp_*`` keys (a detectron2 detector read with ``prefix='backbone.'`` also holds
         ``net.*``)."""
