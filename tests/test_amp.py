@@ -22,7 +22,8 @@ from mmconvmae.models.utils.layers import GRN
 BF16_REL_TOL = 0.05
 
 FAMILIES = {
-    'convnextv2': lambda: ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False),
+    'convnextv2': lambda: ConvNeXtV2(dict(depths=[1, 1, 2, 1], dims=[16, 32, 64, 128]), out_indices=(0, 1, 2, 3),
+                                     gap_before_final_norm=False),
     'convmae': lambda: ConvMAE(dict(embed_dims=[32, 64, 128], depths=[1, 1, 2], num_heads=4), img_size=64,
                                norm_cfg=dict(type='BN')),
     'hivit': lambda: HiViT(dict(embed_dims=128, depths=[1, 1, 2], num_heads=4), img_size=64, rpe=True),
@@ -70,8 +71,9 @@ def test_attention_softmax_safe_in_bf16(attention):
         ref = attn(x, **kwargs)
         with torch.autocast('cpu', dtype=torch.bfloat16):
             out = attn(x, **kwargs)
-    assert torch.isfinite(out.float()).all()
-    assert ((out.float() - ref).norm() / ref.norm()).item() < 0.1  # near one-hot attention: bf16 rounding of v only
+    # finite (no overflow to inf / NaN in the softmax); not compared closely: logits of 1e4 rounded to bf16 (8 bits)
+    # move by ~30, which flips near-ties of a near one-hot softmax
+    assert torch.isfinite(out.float()).all() and out.abs().amax() <= ref.abs().amax() * 1.1
 
 
 def test_autocast_optim_wrapper_runs_forward_in_bf16():
@@ -146,3 +148,57 @@ def test_enable_compile_sets_mmengine_compile_option():
     cfg = Config(dict(compile=dict(backend='inductor')))
     launch.enable_compile(cfg, 'max-autotune')
     assert cfg.compile == dict(backend='inductor', mode='max-autotune')
+
+
+def _load_tool(name):
+    import importlib.util
+
+    from conftest import ROOT
+    spec = importlib.util.spec_from_file_location(f'tools_{name}', ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_cli_amp_trains_demo_in_bf16_on_cpu(tmp_path, synthetic_data, cpu_only, monkeypatch):
+    """``tools/train.py CONFIG --amp --amp-dtype bfloat16`` on a CPU-only machine: the optimizer wrapper autocasts
+    the backbone's forward to bf16, and the loss is finite. (``--amp-dtype bfloat16`` forces bf16 also where the
+    CPU has no native bf16, so the test runs everywhere; the automatic choice is tested above.)"""
+    from conftest import ROOT, short_run_options
+    train = _load_tool('train')
+    seen = []
+
+    def build_runner(cfg):
+        runner = launch.build_runner(cfg)
+        runner.model.backbone.register_forward_hook(
+            lambda m, args, out: seen.append((torch.is_autocast_enabled('cpu'), torch.get_autocast_dtype('cpu'),
+                                              m.training)))
+        return runner
+
+    monkeypatch.setattr(train, 'build_runner', build_runner)
+    monkeypatch.setenv('MMCONVMAE_DATA', str(synthetic_data))
+    runner = train.main([str(ROOT / 'configs/demo/convnextv2_ft_demo.py'), '--amp', '--amp-dtype', 'bfloat16', '--work-dir',
+                         str(tmp_path), '--cfg-options', *short_run_options(2)])
+    assert isinstance(runner.optim_wrapper, amp.AutocastOptimWrapper)
+    assert runner.optim_wrapper.cast_dtype == torch.bfloat16
+    train_calls = [s for s in seen if s[2]]
+    assert len(train_calls) == 2 and all(s[:2] == (True, torch.bfloat16) for s in train_calls)
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert torch.isfinite(torch.tensor(loss)), loss
+
+
+@pytest.mark.slow
+def test_train_and_test_cli_compile(tmp_path, synthetic_data):
+    """``--compile``: the demo trains through ``torch.compile``d ``train_step`` and tests through a compiled
+    ``test_step`` (about a minute of compilation on 2 cores)."""
+    from conftest import read_last_metrics, run_tool, short_run_options
+    config = 'configs/demo/convnextv2_ft_demo.py'
+    proc = run_tool('train.py', config, '--compile', '--work-dir', tmp_path, '--cfg-options', *short_run_options(2),
+                    data_root=synthetic_data)
+    assert 'Model has been "compiled"' in proc.stdout + proc.stderr
+    log = [line for line in (tmp_path.glob('*/vis_data/scalars.json')) for line in line.read_text().splitlines()]
+    losses = [__import__('json').loads(line)['loss'] for line in log if '"loss"' in line]
+    assert losses and all(torch.isfinite(torch.tensor(losses)))
+    run_tool('test.py', config, tmp_path / 'iter_2.pth', '--compile', '--work-dir', tmp_path / 'test',
+             data_root=synthetic_data)
+    assert 'accuracy/top1' in read_last_metrics(tmp_path / 'test')

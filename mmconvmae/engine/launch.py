@@ -81,9 +81,12 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None, train: bool = True) -> 
             return None
         chosen = 'bfloat16'
         if train:
-            if cfg.optim_wrapper.get('type', 'OptimWrapper') not in ('OptimWrapper', 'mmengine.OptimWrapper'):
-                raise RuntimeError('--amp on CPU replaces OptimWrapper by mmconvmae.AutocastOptimWrapper; the '
+            wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper').split('.')[-1]
+            if wrapper not in ('OptimWrapper', 'AmpOptimWrapper', 'AutocastOptimWrapper'):
+                raise RuntimeError('--amp on CPU replaces (Amp)OptimWrapper by mmconvmae.AutocastOptimWrapper; the '
                                    f'config uses {cfg.optim_wrapper.type}')
+            for key in ('loss_scale', 'use_fsdp'):  # AmpOptimWrapper's GradScaler settings (entry configs)
+                cfg.optim_wrapper.pop(key, None)
             cfg.optim_wrapper.type = 'mmconvmae.AutocastOptimWrapper'
             cfg.optim_wrapper.dtype = chosen
         print_log(f'--amp: bf16 autocast on CPU ({native or "emulated"}; {cpu_instruction_set()})',
