@@ -154,7 +154,8 @@ def _load_tool(name):
     import importlib.util
 
     from conftest import ROOT
-    spec = importlib.util.spec_from_file_location(f'tools_{name}', ROOT / 'tools' / f'{name}.py')
+    module_name = 'tools_' + name.replace('/', '_')
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / 'tools' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -177,8 +178,8 @@ def test_train_cli_amp_trains_demo_in_bf16_on_cpu(tmp_path, synthetic_data, cpu_
 
     monkeypatch.setattr(train, 'build_runner', build_runner)
     monkeypatch.setenv('MMCONVMAE_DATA', str(synthetic_data))
-    runner = train.main([str(ROOT / 'configs/demo/convnextv2_ft_demo.py'), '--amp', '--amp-dtype', 'bfloat16', '--work-dir',
-                         str(tmp_path), '--cfg-options', *short_run_options(2)])
+    runner = train.main([str(ROOT / 'configs/demo/convnextv2_ft_demo.py'), '--amp', '--amp-dtype', 'bfloat16',
+                         '--work-dir', str(tmp_path), '--cfg-options', *short_run_options(2)])
     assert isinstance(runner.optim_wrapper, amp.AutocastOptimWrapper)
     assert runner.optim_wrapper.cast_dtype == torch.bfloat16
     train_calls = [s for s in seen if s[2]]
@@ -202,3 +203,28 @@ def test_train_and_test_cli_compile(tmp_path, synthetic_data):
     run_tool('test.py', config, tmp_path / 'iter_2.pth', '--compile', '--work-dir', tmp_path / 'test',
              data_root=synthetic_data)
     assert 'accuracy/top1' in read_last_metrics(tmp_path / 'test')
+
+
+def test_benchmark_rows_parse_and_cover_every_mode():
+    """Every comparison of tools/analysis/run_benchmarks.py is a valid benchmark.py command line, and the
+    precision / compilation rows exist for the four families (bf16 and compiled on both sides vs mmpretrain)."""
+    import sys
+
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
+    try:
+        benchmark, run_benchmarks = _load_tool('analysis/benchmark'), _load_tool('analysis/run_benchmarks')
+    finally:
+        sys.path.remove(str(ROOT / 'tools' / 'analysis'))
+    run_benchmarks._optional_comparisons()
+    for key, (_, script, args) in run_benchmarks.COMPARISONS.items():
+        if script == 'benchmark.py':
+            parsed = benchmark.parse_args(args)
+            assert (ROOT / parsed.config).is_file(), key
+    keys = set(run_benchmarks.COMPARISONS)
+    for family in ('convnextv2', 'hivit', 'convmae_det', 'conv2former'):
+        assert {f'mode_{family}_bf16_vs_fp32', f'mode_{family}_compiled_vs_eager'} <= keys
+    for family in ('convnextv2', 'hivit'):
+        args = run_benchmarks.COMPARISONS[f'mode_{family}_vs_mmpretrain_bf16_compiled'][2]
+        parsed = benchmark.parse_args(args)
+        assert parsed.dtype == parsed.reference_dtype == 'bf16' and parsed.compile and parsed.reference_compile

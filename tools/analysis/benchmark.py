@@ -7,7 +7,8 @@
         [--reference-options model.backbone.type=... ...] [--ours-options ...] [--json out.json]
 
 Without ``--reference-options`` the reference is the same model in the default settings (fp32, NCHW), so
-``--channels-last``, ``--dtype bf16`` (autocast) or ``--compile`` (``torch.compile``) report their speed-up. With it, the reference is the config's model with
+``--channels-last``, ``--dtype bf16`` (autocast) or ``--compile`` (``torch.compile``) report their speed-up. With
+it, the reference is the config's model with
 those options applied (e.g. another implementation of the same backbone); ``--ours-options`` apply to our model
 only (e.g. an implementation switch of ours, timed against an unchanged reference). ``--copy-weights`` loads the
 reference's weights into ours (the backbone through its ``adapt_pretrained`` key conversion, so a reference with

@@ -3,7 +3,8 @@
     python tools/analysis/run_benchmarks.py                 # all comparisons, CPU (or the GPU when visible)
     python tools/analysis/run_benchmarks.py --only convnext # re-run those whose key contains 'convnext' (the
                                                             # other rows keep their results, docs/benchmarks.json)
-    python tools/analysis/run_benchmarks.py --quick         # 3 repeats, smallest inputs: a smoke run
+    python tools/analysis/run_benchmarks.py --quick         # 2 repeats: a smoke run
+    python tools/analysis/run_benchmarks.py --only mode_ --list  # the precision / compilation rows' commands
 
 Each comparison is one command of ``tools/analysis/benchmark.py`` (ours vs a reference built from the same
 config with ``--reference-options``, weights copied so both compute the same function) or of
@@ -105,8 +106,8 @@ MODE_MODELS = (
      ]),
     ('hivit', 'HiViT-B (mmpretrain arch) backbone', '_base_/benchmark/hivit_mmpretrain_base.py',
      ['--part', 'backbone', '--shape', '224', '--batch', '2'], [
-         '--copy-weights', '--reference-options', 'model.backbone._delete_=True', 'model.backbone.type=mmpretrain.HiViT',
-         'model.backbone.arch=base', 'model.backbone.rpe=True'
+         '--copy-weights', '--reference-options', 'model.backbone._delete_=True',
+         'model.backbone.type=mmpretrain.HiViT', 'model.backbone.arch=base', 'model.backbone.rpe=True'
      ]),
     ('convmae_det', 'ConvMAE-B detection backbone at 1024x1024', 'mask_rcnn_convmae_base_coco.py',
      ['--part', 'backbone', '--shape', '1024', '--batch', '1', '--repeats', '3'], None),
@@ -206,9 +207,15 @@ def main(argv=None) -> int:
     parser.add_argument('--only', help='run only comparisons whose key contains this')
     parser.add_argument('--quick', action='store_true', help='2 repeats each (smoke run; noisy ratios)')
     parser.add_argument('--out', default=str(REPORT), help='report path (default docs/benchmarks.md)')
+    parser.add_argument('--list', action='store_true', help='print the selected keys and commands, run nothing')
     args = parser.parse_args(argv)
     _optional_comparisons()
     keys = [k for k in COMPARISONS if not args.only or args.only in k]
+    if args.list:
+        for key in keys:
+            _, script, cmd_args = COMPARISONS[key]
+            print(f'{key}: python tools/analysis/{script} ' + ' '.join(shlex.quote(a) for a in cmd_args))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         new = {k: run_one(k, args.quick, Path(tmp)) for k in keys}
     old = json.loads(RESULTS.read_text()) if args.only and RESULTS.is_file() else {}
