@@ -161,6 +161,7 @@ def _load_tool(name):
     return module
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path: runs where no GPU is visible')
 def test_train_cli_amp_trains_demo_in_bf16_on_cpu(tmp_path, synthetic_data, cpu_only, monkeypatch):
     """``tools/train.py CONFIG --amp --amp-dtype bfloat16`` on a CPU-only machine: the optimizer wrapper autocasts
     the backbone's forward to bf16, and the loss is finite. (``--amp-dtype bfloat16`` forces bf16 also where the
