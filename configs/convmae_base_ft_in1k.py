@@ -1,5 +1,5 @@
 # ConvMAE-B ImageNet-1K fine-tuning from the pretrained encoder, in mmpretrain (batch 1024 = 32 GPUs x 32).
-# Recipe: FINETUNE.md / main_finetune.py (shared spec convmae.md §4.1): 100 epochs with 5 warm-up, AdamW
+# Recipe: FINETUNE.md / main_finetune.py (docs/convmae.md#configs): 100 epochs with 5 warm-up, AdamW
 # lr 2e-3 (blr 5e-4 x 1024 / 256), wd 0.05 (none on norms, biases, pos_embed), layer-wise lr decay 0.65 (patch
 # embeddings, pos_embed and stages 1-2 at layer 0, scale 0.65^12), drop path 0.1, global average pooling + fc_norm,
 # RandAugment (9, 0.5), random erasing 0.25, mixup 0.8 / cutmix 1.0, label smoothing 0.1, head init std 2e-5, AMP.

@@ -1,5 +1,5 @@
 # iTPN-B ImageNet-1K fine-tuning from pixel pretraining, in mmpretrain (batch 1024 = 32 GPUs x 32).
-# Recipe (official itpn_pixel/FINETUNE.md, main_finetune.py --model itpn_base; shared spec itpn.md §5.5):
+# Recipe (official itpn_pixel/FINETUNE.md, main_finetune.py --model itpn_base; docs/itpn.md#downstream):
 # AdamW lr = blr 4e-4 x 1024 / 256 = 1.6e-3, wd 0.05, layer decay 0.60 rescaled HiViT-style (0.6^(13/31) per
 # layer), drop path 0.15, 100 epochs with 5 warm-up, relative position bias (new tables), mean-pooled C16 tokens
 # + fc_norm + linear head, RandAugment(9, 0.5), mixup 0.8 / cutmix 1.0, label smoothing 0.1, random erasing 0.25.

@@ -1,5 +1,5 @@
 # Mask R-CNN + FPN with Conv2Former-T on COCO, 3x schedule (36 epochs) with multi-scale training, batch 16
-# (8 GPUs x 2): the paper's setting (spec conv2former.md §6.2: "3x schedule, multi-scale training", MMDetection,
+# (8 GPUs x 2): the paper's setting (docs/conv2former.md#configs: "3x schedule, multi-scale training", MMDetection,
 # IN-1K-pretrained backbone). The paper publishes no config; the pipeline, optimizer and schedule below are those
 # of the ConvNeXt-T / Swin-T Mask R-CNN 3x configs it compares against (mmdet `convnext/mask-rcnn_convnext-t-p4-w7_
 # fpn_amp-ms-crop-3x_coco.py`): DETR-style multi-scale resize/crop, AdamW lr 1e-4, wd 0.05, drop path 0.4, AMP,

@@ -1,5 +1,5 @@
 # Mask R-CNN + FPN with ConvMAE-B on COCO: the official DET recipe (Alpha-VL/ConvMAE DET/configs/convmae/
-# convmae_base_mask_rcnn_FPN_25ep.py, shared spec convmae.md §5), 25 epochs of LSJ 1024 at batch 32 (8 GPUs x 4).
+# convmae_base_mask_rcnn_FPN_25ep.py, docs/convmae.md#configs), 25 epochs of LSJ 1024 at batch 32 (8 GPUs x 4).
 #   backbone: 16x16 windows, global attention in blocks 0/3/6/10, two shared relative-position tables,
 #             pos_embed interpolated 14x14 -> 64x64 on load and frozen, drop path 0.1, outputs (256, 384, 768, 768)
 #             at strides 4/8/16/32 (1/32 = 2x2 max-pool of 1/16);

@@ -1,6 +1,6 @@
 # Mask R-CNN + FPN with ConvNeXt V2-B on COCO, 3x schedule (36 epochs) with LSJ 1024, batch 32 (8 GPUs x 4).
-# Recipe: ConvNeXt V2 paper A.3 and mmdetection projects/ConvNeXt-V2 (see shared spec convnext_v2.md §5.3,
-# §7.4): AdamW lr 1e-4, wd 0.05, layer-wise lr decay 0.95 over the 12 "group" layers, drop path 0.4,
+# Recipe: ConvNeXt V2 paper A.3 and mmdetection projects/ConvNeXt-V2 (see docs/convnext_v2.md#recipes):
+# AdamW lr 1e-4, wd 0.05, layer-wise lr decay 0.95 over the 12 "group" layers, drop path 0.4,
 # soft-NMS in the R-CNN test. Expected with FCMAE IN-1K weights: 52.9 box AP / 46.6 mask AP (Table 6);
 # mmdetection's reproduction: 52.9 / 46.4.
 _base_ = [

@@ -2,7 +2,7 @@
 # The whole pretrained pyramid is the detector's FPN: backbone (HiViT iTPN-B, global attention at 1/16, no rpe)
 # and neck (iTPNPyramid: five 256-ch levels, strides 4-64, the last two parameter-free average pools) both load
 # from one iTPN pretraining checkpoint; only the RPN and RoI heads start from random weights.
-# Recipe (official det/configs/itpn/pixel_itpn_base_1x_ld090_dp005.py, shared spec itpn.md §5.2): AdamW lr 2e-4,
+# Recipe (official det/configs/itpn/pixel_itpn_base_1x_ld090_dp005.py, docs/itpn.md#downstream): AdamW lr 2e-4,
 # betas (0.9, 0.999), wd 0.05 (none on norms / biases / position embeddings), layer-wise lr decay 0.9 per `blocks`
 # entry (pyramid and heads at full lr), drop path 0.05, 4conv-1fc box head with SyncBN and GIoU loss (weight 10),
 # DETR-style multi-scale training (short side 480-800, long <= 1333, or crop 384-600 then resize), fp16.

@@ -1,5 +1,6 @@
 # Mask R-CNN with iTPN-B on COCO, 3x schedule (36 epochs, steps 27 / 33), batch 64.
-# Recipe (official clip_itpn_base_3x_ld090_dp030.py, shared spec itpn.md §5.2): as the 1x config with lr 1.5e-4
+# Recipe (official det/configs/itpn/clip_itpn_base_3x_ld090_dp030.py, docs/itpn.md#downstream): as the 1x config
+# with lr 1.5e-4
 # and drop path 0.3. (The official *pixel* "3x" config actually trains 12 epochs; this one trains 36.)
 # Expected: 54.0 / 47.4 (pixel 1600e), 54.1 / 47.5 (CLIP-B 800e).
 _base_ = './mask_rcnn_itpn_base_coco_1x.py'

@@ -1,5 +1,5 @@
 # UperNet with ConvMAE-B on ADE20K: the official SEG recipe (Alpha-VL/ConvMAE SEG/configs/convmae/
-# upernet_convmae_base_512_slide_160k_ade20k.py, shared spec convmae.md §6), 512x512 crops, 160k iterations,
+# upernet_convmae_base_512_slide_160k_ade20k.py, docs/convmae.md#configs), 512x512 crops, 160k iterations,
 # batch 16 (8 GPUs x 2).
 #   backbone: global attention in every block, a relative-position table per block, layer scale 1.0, stage-3
 #             LayerNorm eps 1e-5 (as the official SEG code), drop path 0.2, pos_embed interpolated 14x14 -> 32x32 on

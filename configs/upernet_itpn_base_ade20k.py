@@ -2,7 +2,8 @@
 # Backbone (HiViT iTPN-B) and neck (the pretrained pyramid, `out_type='concat'`: each pyramid level concatenated
 # with the backbone feature of its stride, plus a max-pooled 1/32 level -> 384/512/768/768 channels) load from one
 # iTPN pretraining checkpoint; only UPerHead and the FCN auxiliary head are random.
-# Recipe (official seg/configs/itpn/pixel_upernet_itpn_base_12_512_slide_160k_ade20k_pt2ft.py, spec §5.3):
+# Recipe (official seg/configs/itpn/pixel_upernet_itpn_base_12_512_slide_160k_ade20k_pt2ft.py;
+# docs/itpn.md#downstream):
 # AdamW lr 3e-5, wd 0.05, layer-wise decay 0.9 rescaled HiViT-style to 0.9^(13/32) per layer, drop path 0.1,
 # fpn_depth 2, poly schedule with 1500 warm-up iterations, slide test (stride 341), fp16.
 # Deliberate difference: no relative position bias (the official config adds new, randomly initialised rpe

@@ -1,4 +1,4 @@
-"""Conv2Former backbone: sizes against the spec table, shapes, official checkpoints, parity, layouts, errors."""
+"""Conv2Former backbone: sizes against the official model, shapes, official checkpoints, parity, layouts, errors."""
 import argparse
 
 import pytest
@@ -9,7 +9,7 @@ from mmconvmae.models import Conv2Former
 from mmconvmae.models.backbones.conv2former import convert_conv2former_official
 from mmconvmae.models.utils import DepthwiseConv2d, depthwise_weight_grad_fft, load_pretrained
 
-# spec conv2former.md §3.1 / §12.7: params (M) with the 1280-d head + 1000-class classifier, backbone only (no
+# docs/conv2former.md#the-model: params (M) with the 1280-d head + 1000-class classifier, backbone only (no
 # head / pred), and the number of official state-dict keys (BN buffers, head and pred included)
 SPEC = {
     'n': (14.99, 13.05, 311), 't': (26.70, 24.68, 451), 's': (50.03, 48.01, 911), 'b': (90.03, 87.76, 951),
@@ -31,7 +31,8 @@ def test_parameter_counts_and_keys_match_spec(arch):
 
 
 def official_state_dict(arch='n', dims=None, depths=None, kernel_size=None, classes=10, gist=False):
-    """Random tensors with the official key names and shapes of spec §4.1 (``attn.a.*`` when ``gist``)."""
+    """Random tensors with the official key names and shapes (docs/conv2former.md#official-checkpoints;
+    ``attn.a.*`` when ``gist``)."""
     cfg = Conv2Former.arch_zoo[arch]
     d, depths, k = dims or cfg['dims'], depths or cfg['depths'], kernel_size or cfg['kernel_size']
     c0, sd = d[0] // 2, {}
@@ -80,8 +81,8 @@ def official_state_dict(arch='n', dims=None, depths=None, kernel_size=None, clas
 
 
 def official_forward(sd, depths, x):
-    """Independent functional re-implementation of the official ``Conv2Former.forward`` (spec §2: NCHW, the
-    hand-written channels-first LayerNorm, conv -> GELU -> BN stem), reading the official state dict.
+    """Independent functional re-implementation of the official ``Conv2Former.forward`` (models/conv2former.py:
+    NCHW, the hand-written channels-first LayerNorm, conv -> GELU -> BN stem), reading the official state dict.
     Returns the stage outputs (before any output norm) and the logits."""
 
     def ln(t, p, eps=1e-6):

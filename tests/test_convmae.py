@@ -1,5 +1,6 @@
-"""ConvMAE backbone: sizes against the spec, official keys, parity with the official DET / SEG / fine-tune forwards
-(independent functional re-implementations), window / global layout, any input size, training API, errors."""
+"""ConvMAE backbone: sizes against the official modules, official keys, parity with the official DET / SEG /
+fine-tune forwards (independent functional re-implementations), window / global layout, any input size, training
+API, errors."""
 import math
 
 import pytest
@@ -12,7 +13,7 @@ from mmconvmae.models import ConvMAE, ConvMAEDet
 from mmconvmae.models.backbones.convmae import convert_convmae_official
 from mmconvmae.models.utils import load_pretrained
 
-# spec convmae.md §2.4 (M parameters, ConvMAE-B)
+# M parameters of the official modules, ConvMAE-B (docs/convmae.md#arches)
 SPEC = dict(stage1=1.34, stage2=3.37, stage3=79.89, encoder=84.6, finetune=85.4, det=87.8, seg=91.1)
 TINY = dict(embed_dims=[16, 24, 32], depths=[2, 2, 11], num_heads=4)  # the official 2-2-11 layout, small dims
 
@@ -39,8 +40,8 @@ def test_parameter_counts_match_spec():
 
 
 def official_encoder_state(arch=TINY, grid=14, head=False, pretrain_norm=True):
-    """Random tensors under the official key names and shapes of spec §7.1 (written from the table, not from
-    our model)."""
+    """Random tensors under the official key names and shapes (docs/convmae.md#what-is-official; written out
+    here, not taken from our model)."""
     (d1, d2, d3), depths, sd = arch['embed_dims'], arch['depths'], {}
     g = torch.Generator().manual_seed(0)
 
@@ -78,7 +79,7 @@ def official_encoder_state(arch=TINY, grid=14, head=False, pretrain_norm=True):
     return sd
 
 
-# ---- independent functional version of the official forwards (spec §2, §5.1, §6.1) ----------------------------
+# ---- independent functional version of the official forwards (models_convvit.py, DET/, SEG/) ------------------------
 def _ln(x, sd, p, eps):
     return F.layer_norm(x, x.shape[-1:], sd[p + '.weight'], sd[p + '.bias'], eps)
 

@@ -43,14 +43,14 @@ def official_pretrain_keys(arch='base', dec=512, depth=8):
 def test_size_and_keys_match_the_official_pretraining_model():
     with torch.device('meta'):
         model = ConvMAEPretrain()
-    assert abs(sum(p.numel() for p in model.parameters()) / 1e6 - 115.0) < 0.05  # spec §2.4
+    assert abs(sum(p.numel() for p in model.parameters()) / 1e6 - 115.0) < 0.05  # docs/convmae.md#arches
     ours = {k.split('.', 1)[1]: tuple(v.shape) for k, v in model.state_dict().items()}
-    assert len(ours) == 313 and ours == official_pretrain_keys()  # spec §7.2: 313 keys
+    assert len(ours) == 313 and ours == official_pretrain_keys()  # 313 keys, docs/convmae.md#what-is-official
     official = {k: torch.zeros(1) for k in official_pretrain_keys()}
     assert set(convert_convmae_pretrain_official(official)) == set(model.state_dict())
 
 
-# ---- parity with the official forward (models_convmae.py, spec §3) -------------------------------------------------
+# ---- parity with the official forward (official models_convmae.py) ------------------------------------------------
 def official_forward_loss(sd, imgs, mask, depths, heads, dec_heads):
     """``forward_encoder`` (masked conv, gather ids_keep, blocks3, + stage embeds, norm), ``forward_decoder`` and
     ``forward_loss`` with norm_pix_loss, for a given mask (N, 196)."""

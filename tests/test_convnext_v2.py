@@ -10,9 +10,9 @@ from mmconvmae.models import ConvNeXtV2
 from mmconvmae.models.backbones.convnext_v2 import convert_convnextv2_official
 from mmconvmae.models.utils import GRN, load_pretrained
 
-# spec convnext_v2.md §2.4: params (M) with a 1000-class head, and of the encoder only. (The table's column of
-# state-dict tensor counts assumes 12 tensors per block; the key scheme of §3.1 has 10, and our keys are checked
-# against that scheme instead, in test_state_dict_keys_are_the_official_scheme.)
+# docs/convnext_v2.md#variants-and-parameter-counts: params (M) with a 1000-class head, and of the encoder only.
+# (The official key scheme has 10 tensors per block, docs/convnext_v2.md#dense-key-scheme; our keys are checked
+# against it in test_state_dict_keys_are_the_official_scheme.)
 PAPER = {
     'atto': (3.71, 3.39), 'femto': (5.23, 4.85), 'pico': (9.07, 8.55), 'nano': (15.62, 14.98),
     'tiny': (28.64, 27.86), 'base': (88.72, 87.69), 'large': (197.96, 196.42), 'huge': (660.29, 657.47)
@@ -31,7 +31,7 @@ def test_parameter_counts_match_paper(arch):
 
 
 def official_state_dict(arch='atto', head=True, norm=True, grn_shape=(1, 1, 1, -1)):
-    """A state dict with the official key names and shapes of spec §3.1, random values."""
+    """A state dict with the official key names and shapes (docs/convnext_v2.md#dense-key-scheme), random values."""
     cfg = ConvNeXtV2.arch_zoo[arch]
     d, sd = cfg['dims'], {}
     sd['downsample_layers.0.0.weight'] = torch.randn(d[0], 3, 4, 4) * .1
@@ -67,7 +67,7 @@ def official_state_dict(arch='atto', head=True, norm=True, grn_shape=(1, 1, 1, -
 
 class OfficialConvNeXtV2(nn.Module):
     """Independent re-implementation of the official forward (facebookresearch/ConvNeXt-V2 models/convnextv2.py,
-    as described in spec §2), functional, reading the official state dict directly."""
+    ``Block`` and ``ConvNeXtV2.forward_features``), functional, reading the official state dict directly."""
 
     def __init__(self, sd, depths):
         super().__init__()
@@ -134,7 +134,7 @@ def test_official_checkpoint_loads_and_matches_official_forward():
 
 
 def test_fcmae_pt_only_checkpoint_loads_into_detection_backbone():
-    # pt_only files: encoder only, no norm / head; GRN stored as (1, 4C) (spec §3.2)
+    # pt_only files: encoder only, no norm / head; GRN stored as (1, 4C) (docs/convnext_v2.md#fcmae-pt_only-encoders)
     sd = official_state_dict('atto', head=False, norm=False, grn_shape=(1, -1))
     model = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
     report = load_pretrained(model, sd)
@@ -143,7 +143,8 @@ def test_fcmae_pt_only_checkpoint_loads_into_detection_backbone():
 
 
 def to_minkowski(sd):
-    """Official dense encoder keys -> the FCMAE MinkowskiEngine training keys of spec §3.3 (inverse of §3.4)."""
+    """Official dense encoder keys -> the FCMAE MinkowskiEngine training keys (inverse of
+    docs/convnext_v2.md#sparse-to-dense-conversion)."""
     out = {}
     for k, v in sd.items():
         if k.startswith(('norm.', 'head.')):

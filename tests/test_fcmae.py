@@ -12,9 +12,10 @@ from mmconvmae.models.utils import GRN, load_pretrained
 ARCH = dict(depths=[1, 1, 2, 1], dims=[8, 16, 24, 32])
 
 
-# ---- an independent reference: the official sparse encoder, from spec §3.3 / §4.2 ---------------------------
+# ---- an independent reference: the official sparse encoder (models/convnextv2_sparse.py) -----------------------
 def minkowski_state_dict(arch=ARCH, decoder_dim=512, patch=32, seed=0):
-    """Random weights under the key names and shapes of an official FCMAE training checkpoint (spec §3.3):
+    """Random weights under the key names and shapes of an official FCMAE training checkpoint
+    (docs/convnext_v2.md#fcmae-training-checkpoints-minkowskiengine):
     Minkowski encoder (``kernel`` (k*k, in, out) / (k*k, C), ``.ln``, ``.linear``, (1, C) biases and GRN) and
     the dense decoder. LN/GRN affine parameters are random too, so they matter in every comparison."""
     g = torch.Generator().manual_seed(seed)
@@ -63,7 +64,8 @@ def grn(x, gamma, beta):  # official GRN over the rows of x (P, C)
 def sparse_conv(feats, coords, size, kernel, ks, stride):
     """Minkowski convolution of the points ``coords`` (P, 2) (row, col) of one sample, features (P, C_in).
     ``kernel`` (ks*ks, C_in, C_out) (depthwise: (ks*ks, C)); kernel index = col_offset * ks + row_offset (the
-    first coordinate runs fastest; spec §3.4). Odd kernels are centred, the 2x2/2 kernel covers offsets 0..1.
+    first coordinate runs fastest; docs/convnext_v2.md#sparse-to-dense-conversion). Odd kernels are centred, the
+    2x2/2 kernel covers offsets 0..1.
     Outputs exist at the input points (stride 1) or at the strided points (stride 2); missing inputs are 0."""
     h, w = size
     table = torch.full((h + 6, w + 6), len(feats), dtype=torch.long)
@@ -82,7 +84,8 @@ def sparse_conv(feats, coords, size, kernel, ks, stride):
 
 
 def reference_encoder(sd, arch, x, mask, grn_stats='sample'):
-    """The official sparse encoder (spec §4.2), per sample on coordinate lists: dense stem, mask, to_sparse
+    """The official sparse encoder (``SparseConvNeXtV2.forward``), per sample on coordinate lists: dense stem,
+    mask, to_sparse
     (points with a non-zero feature), Minkowski LN/conv/GRN per stage, then x.dense(). mask: (N, L), 1=masked."""
     n, _, h, w = x.shape
     e = {k[len('encoder.'):]: v for k, v in sd.items() if k.startswith('encoder.')}
@@ -121,7 +124,7 @@ def reference_encoder(sd, arch, x, mask, grn_stats='sample'):
 
 
 def reference_loss(sd, latent, imgs, mask, p=32):
-    """Official forward_decoder + forward_loss (spec §4.3) with norm_pix_loss."""
+    """Official forward_decoder + forward_loss (models/fcmae.py) with norm_pix_loss."""
     n, _, h, w = latent.shape
     x = F.conv2d(latent, sd['proj.weight'], sd['proj.bias'])
     m = mask.reshape(n, 1, h, w)
@@ -331,7 +334,7 @@ def test_random_mask_follows_the_official_generator():
     torch.manual_seed(0)
     mask = gen_random_mask(64, 49, 0.6)
     assert mask.shape == (64, 49) and set(mask.unique().tolist()) == {0., 1.}
-    assert (mask.sum(1) == 30).all()  # len_keep = int(49 * 0.4) = 19 visible (spec §4.1)
+    assert (mask.sum(1) == 30).all()  # len_keep = int(49 * 0.4) = 19 visible (official gen_random_mask)
     assert 0.45 < mask.mean(0).min() and mask.mean(0).max() < 0.8  # every cell gets masked about 61% of the time
     assert not torch.equal(mask[0], mask[1])
 
@@ -363,7 +366,7 @@ def test_official_training_checkpoint_converts_for_resume():
     assert not result.missing_keys and not result.unexpected_keys
     assert torch.equal(model.neck.mask_token, sd['mask_token'])
     assert torch.equal(model.neck.decoder[0].grn.gamma, sd['decoder.0.grn.gamma'].reshape(-1))
-    # the depthwise kernel (49, C) landed transposed in H/W (spec §3.4)
+    # the depthwise kernel (49, C) landed transposed in H/W (docs/convnext_v2.md#sparse-to-dense-conversion)
     k = sd['encoder.stages.0.0.dwconv.kernel']
     assert torch.equal(model.backbone.stages[0][0].dwconv.weight[:, 0, 2, 5], k[5 * 7 + 2])
     assert convert_fcmae_official(model.state_dict()).keys() == model.state_dict().keys()  # no-op on ours
@@ -402,7 +405,7 @@ def test_pretraining_checkpoint_initialises_det_and_seg_backbones(tmp_path, conf
     backbone.init_weights()
     report = backbone.pretrained_report
     # every encoder weight comes from the checkpoint; only the det/seg output norms (absent from any FCMAE
-    # encoder, official ones included, spec §3.5) keep their LayerNorm init
+    # encoder, official ones included, docs/convnext_v2.md#the-model) keep their LayerNorm init
     assert report['unexpected'] == []
     assert sorted(report['missing']) == sorted(f'norm{i}.{p}' for i in range(4) for p in ('weight', 'bias'))
     for name, value in backbone.state_dict().items():
@@ -414,9 +417,9 @@ def test_pretraining_checkpoint_initialises_det_and_seg_backbones(tmp_path, conf
 def test_parameters_and_names_match_the_official_model():
     model = FCMAE(backbone=dict(arch='base'))
     enc = sum(p.numel() for p in model.backbone.parameters())
-    assert abs(enc / 1e6 - 87.69) < 0.05  # spec §2.4, encoder only
+    assert abs(enc / 1e6 - 87.69) < 0.05  # docs/convnext_v2.md#variants-and-parameter-counts
     assert sum(p.numel() for p in model.neck.proj.parameters()) == 1024 * 512 + 512
-    assert sum(p.numel() for p in model.neck.pred.parameters()) == 512 * 3072 + 3072  # 1.58M (spec §3.3)
+    assert sum(p.numel() for p in model.neck.pred.parameters()) == 512 * 3072 + 3072  # 1.58M
     assert abs(sum(p.numel() for p in model.neck.decoder.parameters()) / 1e6 - 2.13) < 0.01
     names = set(model.state_dict())
     assert {'neck.mask_token', 'neck.proj.weight', 'neck.decoder.0.grn.gamma', 'neck.pred.bias',

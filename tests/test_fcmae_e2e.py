@@ -47,7 +47,7 @@ def test_demo_checkpoint_initialises_det_and_seg_backbones(pretrained, config, s
     state = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']
     assert report['unexpected'] == []
     # every encoder tensor comes from the pretraining run; only the det/seg output norms (no FCMAE encoder has
-    # them, spec §3.5) keep their LayerNorm init
+    # them, docs/convnext_v2.md#the-model) keep their LayerNorm init
     assert sorted(report['missing']) == sorted(f'norm{i}.{p}' for i in range(4) for p in ('weight', 'bias'))
     own = model.backbone.state_dict()
     assert len(report['loaded']) == len(own) - 8
@@ -56,8 +56,9 @@ def test_demo_checkpoint_initialises_det_and_seg_backbones(pretrained, config, s
 
 
 def test_pretraining_config_follows_the_official_recipe():
-    """Spec §4.6: AdamW 2.4e-3 (0.9, 0.95) wd 0.05 with only 1-D norm params and biases excluded (GRN gamma/beta
-    and the mask token are decayed, as by timm 0.3.2's add_weight_decay), 40 warm-up + cosine to 800 epochs."""
+    """docs/convnext_v2.md#recipes: AdamW 2.4e-3 (0.9, 0.95) wd 0.05 with only 1-D norm params and biases
+    excluded (GRN gamma/beta and the mask token are decayed, as by timm 0.3.2's add_weight_decay), 40 warm-up +
+    cosine to 800 epochs."""
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
 

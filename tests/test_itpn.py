@@ -15,7 +15,7 @@ TINY = dict(embed_dims=64, depths=[2, 2, 2], num_heads=2)
 @pytest.mark.parametrize('arch, backbone, fpn1, fpn2', [('base', 77.904, 3.648, 4.700),
                                                        ('large', 287.373, 4.025, 5.078)])
 def test_param_counts_match_the_spec(arch, backbone, fpn1, fpn2):
-    """Spec §2.2: iTPN-B 77.9 M (paper 79 M with head), iTPN-L 287.4 M (288 M); pyramid 3.65/4.70 M (B)
+    """docs/itpn.md#architectures: iTPN-B 77.9 M (paper 79 M with head), iTPN-L 287.4 M (288 M); pyramid 3.65/4.70 M (B)
     and 4.03/5.08 M (L) for fpn_depth 1/2."""
     with torch.device('meta'):
         m = HiViT(arch)
@@ -27,7 +27,8 @@ def test_param_counts_match_the_spec(arch, backbone, fpn1, fpn2):
 
 # ---- official checkpoints --------------------------------------------------------------------------------
 def official_state(E=512, depths=(3, 3, 24), heads=8, F=256, fpn_depth=2, clip=False, teacher=512):
-    """Official iTPN pretraining state dict names and shapes written out from spec §6.1 / §6.2."""
+    """Official iTPN pretraining state dict names and shapes written out from the official models_itpn.py (pixel) and
+    modeling_pretrain.py (CLIP)."""
     shapes = {'absolute_pos_embed': (1, 196, E), 'patch_embed.proj.weight': (E // 4, 3, 4, 4),
               'patch_embed.proj.bias': (E // 4, ), 'patch_embed.norm.weight': (E // 4, ),
               'patch_embed.norm.bias': (E // 4, )}
@@ -94,9 +95,9 @@ def official_state(E=512, depths=(3, 3, 24), heads=8, F=256, fpn_depth=2, clip=F
 
 @pytest.mark.parametrize('clip', [False, True], ids=['pixel', 'clip'])
 def test_official_checkpoint_fills_backbone_neck_and_pretraining_model(clip):
-    """A state dict with the official names/shapes of spec §6 loads into HiViT and iTPNPyramid with nothing
-    missing, and (through convert_itpn_official) into our pretraining model with nothing missing or left over
-    besides the fixed buffers."""
+    """A state dict with the official names/shapes (docs/itpn.md#what-is-official) loads into HiViT and
+    iTPNPyramid with nothing missing, and (through convert_itpn_official) into our pretraining model with nothing
+    missing or left over besides the fixed buffers."""
     from mmpretrain.registry import MODELS
     state = official_state(clip=clip, fpn_depth=1 if clip else 2)
     kw = dict(rpe=True, layer_scale_init_value=0.1, mask_token=True) if clip else {}
@@ -156,12 +157,11 @@ def test_parity_with_mmpretrain_itpn_pixel_pretraining():
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         theirs, ours = MODELS.build(mm_cfg), MODELS.build(ours_cfg)
     theirs.init_weights()
-    # two mmpretrain deviations from the official code, undone here: decoder_embed LayerNorms with eps 1e-5
-    # (official: norm_layer, eps 1e-6), and a DINO-style '+0.1' bicubic resize of the position embedding at the
-    # training size whenever units are masked (it compares the visible count with the grid size)
+    # one mmpretrain deviation from the official code, undone here: decoder_embed LayerNorms with eps 1e-5
+    # (official: norm_layer, eps 1e-6). Its interpolate_pos_encoding is the official one (with masking it resizes
+    # the table even at the training grid), as is our default pos_embed_interp='official'.
     for embed in theirs.neck.decoder_embed:
         embed[0].eps = 1e-6
-    theirs.backbone.interpolate_pos_encoding = lambda x, h, w: theirs.backbone.pos_embed
     state = convert_itpn_official(theirs.state_dict())
     result = ours.load_state_dict(state, strict=False)
     assert result.missing_keys == [] and result.unexpected_keys == []

@@ -127,7 +127,7 @@ def test_classification_demo_trains_and_evaluates(tmp_path, synthetic_data):
 
 
 def test_entry_configs_follow_the_official_recipes():
-    """Spec §4-§5: recipes of the official pretraining, det, seg and fine-tuning scripts."""
+    """Recipes of the official pretraining, det, seg and fine-tuning scripts (docs/itpn.md#what-is-official)."""
     pix = Config.fromfile(ROOT / 'configs/pretrain/itpn_pixel_base_1600e_in1k.py')
     assert (pix.model.mask_ratio, pix.model.neck.fpn_depth, pix.model.head.decoder_depth,
             pix.model.head.decoder_num_heads, pix.model.head.norm_pix) == (0.75, 2, 8, 16, True)

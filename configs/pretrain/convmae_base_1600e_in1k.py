@@ -1,5 +1,5 @@
 # ConvMAE-B masked-autoencoder pretraining on ImageNet-1K, 1600 epochs, batch 3072 = 24 GPUs (3 nodes x 8) x 128.
-# Recipe: PRETRAIN.md / main_pretrain.py / models_convmae.py (shared spec convmae.md §3):
+# Recipe: PRETRAIN.md / main_pretrain.py / models_convmae.py (docs/convmae.md#configs):
 #   75% of the 16x16 blocks masked per image (mask on the 1/16 grid, upsampled x2 / x4 for stages 2 / 1), masked
 #   convolution in stages 1-2, stage 3 on the visible tokens, multi-scale fusion of stages 1-2 into the encoder
 #   output before the final norm, decoder dim 512 / depth 8 / 16 heads, normalized-pixel MSE on masked patches;

@@ -1,7 +1,8 @@
 # FCMAE pretraining of ConvNeXt V2-B on ImageNet-1K, 800 epochs, batch 4096 = 64 GPUs x 64
 # (one 8-GPU node: add `optim_wrapper.accumulative_counts=8`, like the official `--update_freq 8`).
-# Recipe: paper Table 8, main_pretrain.py, TRAINING.md (shared spec convnext_v2.md §4.6):
-#   mask 60% of the 32x32 cells (§4.1), one-block decoder of dim 512, norm-pix MSE on masked patches (§4.3);
+# Recipe: paper Table 8, main_pretrain.py, TRAINING.md (docs/convnext_v2.md#recipes):
+#   mask 60% of the 32x32 cells (docs/convnext_v2.md#masking), one-block decoder of dim 512, norm-pix MSE on
+#   masked patches (docs/convnext_v2.md#decoder-and-loss);
 #   AdamW lr = blr 1.5e-4 x 4096 / 256 = 2.4e-3, betas (0.9, 0.95), wd 0.05 except on 1-D norm params and biases
 #   (timm 0.3.2 `add_weight_decay`: GRN gamma/beta and the mask token are decayed, as in the official run);
 #   40 warm-up epochs then half-cycle cosine to 0, per iteration; RandomResizedCrop(224, scale 0.2-1, bicubic) +

@@ -1,5 +1,6 @@
 # iTPN-B CLIP-target pretraining on ImageNet-1K, 300 epochs, batch 2048 = 64 GPUs x 32 (official itpn_clip/).
-# Recipe (shared spec itpn.md §4.2): BEiT block mask of 75 of the 196 units, masked units replaced by
+# Recipe (official itpn_clip/run_itpn_pretraining.py; docs/itpn.md#pretraining): BEiT block mask of 75 of the
+# 196 units, masked units replaced by
 # `backbone.mask_token` after the stem; HiViT iTPN-B with relative position bias and layer scale 0.1, drop path
 # 0.1; pyramid fpn_depth 1; targets: all tokens of a frozen CLIP ViT-B/16 (512-d, non-affine LayerNorm); the fused
 # pyramid and an auxiliary branch on main block 18 regress them (SmoothL1, all tokens);

@@ -1,6 +1,7 @@
 # iTPN-B pixel-target pretraining on ImageNet-1K, 1600 epochs, batch 4096 = 64 GPUs x 64 (official
 # itpn_pixel/README.md: 8 nodes x 8 GPUs; one 8-GPU node: add `optim_wrapper.accumulative_counts=8`).
-# Recipe (shared spec itpn.md §4.1): MAE random mask of 75% of the 16x16 units (dropped before the stem);
+# Recipe (official itpn_pixel/PRETRAIN.md; docs/itpn.md#pretraining): MAE random mask of 75% of the 16x16 units
+# (dropped before the stem);
 # backbone HiViT iTPN-B (3/3/24, no rpe, trainable sin-cos absolute position embedding) + the pyramid
 # (fpn_dim 256, fpn_depth 2) + fusion decoder (512-d, 8 blocks, 16 heads); normalised-pixel MSE on masked units;
 # AdamW lr = blr 1.5e-4 x 4096 / 256 = 2.4e-3, betas (0.9, 0.95), wd 0.05 (none on 1-D params / biases),

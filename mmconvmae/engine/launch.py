@@ -41,14 +41,76 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     return cfg
 
 
-def enable_amp(cfg: Config) -> None:
-    """``--amp``: mixed precision through mmengine's ``AmpOptimWrapper`` (needs a CUDA, NPU or MLU device)."""
+def enable_amp(cfg: Config, dtype: Optional[str] = None, train: bool = True) -> Optional[str]:
+    """``--amp [--amp-dtype DTYPE]``: mixed precision for training (``train=True``) and validation / testing.
+
+    - GPU (CUDA, NPU, MLU): mmengine's ``AmpOptimWrapper`` with dynamic loss scaling, autocast to ``dtype``
+      (default: mmengine's, i.e. float16).
+    - CPU: ``mmconvmae.AutocastOptimWrapper`` (bf16 autocast, no loss scaling) when the CPU computes bf16 natively
+      (AMX or AVX512-BF16); otherwise fp32 with one log line, as bf16 emulated in fp32 is slower than fp32.
+      ``dtype='bfloat16'`` forces bf16 on any CPU; ``float16`` is refused on CPU.
+
+    Validation and testing run under autocast too (``val_cfg`` / ``test_cfg`` ``fp16=True``: mmengine's loops
+    autocast to the device's default dtype, bf16 on CPU, float16 on a GPU; left off for bf16 training on a GPU).
+    Returns the dtype chosen, or ``None`` for fp32.
+    """
     from mmengine.device import is_cuda_available, is_mlu_available, is_npu_available
-    if not (is_cuda_available() or is_npu_available() or is_mlu_available()):
-        raise RuntimeError('--amp needs a CUDA, NPU or MLU device (mmengine AmpOptimWrapper); none is available. '
-                           'Run without --amp on CPU.')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    from mmengine.logging import print_log
+
+    from mmconvmae.engine.optimizers.amp import cpu_bf16_support, cpu_instruction_set
+    if dtype not in (None, 'float16', 'bfloat16'):
+        raise ValueError(f"--amp-dtype must be 'float16' or 'bfloat16', got {dtype!r}")
+    if train and 'optim_wrapper' not in cfg:
+        raise RuntimeError('--amp needs an optim_wrapper in the config')
+    on_gpu = is_cuda_available() or is_npu_available() or is_mlu_available()
+    if on_gpu:
+        chosen = dtype or 'float16'
+        if train:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+            if dtype is not None:
+                cfg.optim_wrapper.dtype = dtype
+    elif dtype == 'float16':
+        raise RuntimeError('--amp-dtype float16 needs a GPU (loss scaling with a CUDA GradScaler); on CPU use '
+                           '--amp (bf16 where the CPU supports it) or --amp-dtype bfloat16')
+    else:
+        native = cpu_bf16_support()
+        if native is None and dtype is None:
+            print_log(f'--amp: this CPU has no native bf16 ({cpu_instruction_set()}); running in fp32 '
+                      '(--amp-dtype bfloat16 forces emulated bf16, usually slower)', logger='current')
+            return None
+        chosen = 'bfloat16'
+        if train:
+            wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper').split('.')[-1]
+            if wrapper not in ('OptimWrapper', 'AmpOptimWrapper', 'AutocastOptimWrapper'):
+                raise RuntimeError('--amp on CPU replaces (Amp)OptimWrapper by mmconvmae.AutocastOptimWrapper; the '
+                                   f'config uses {cfg.optim_wrapper.type}')
+            for key in ('loss_scale', 'use_fsdp'):  # AmpOptimWrapper's GradScaler settings (entry configs)
+                cfg.optim_wrapper.pop(key, None)
+            cfg.optim_wrapper.type = 'mmconvmae.AutocastOptimWrapper'
+            cfg.optim_wrapper.dtype = chosen
+        print_log(f'--amp: bf16 autocast on CPU ({native or "emulated"}; {cpu_instruction_set()})',
+                  logger='current')
+    for loop in ('val_cfg', 'test_cfg'):
+        if cfg.get(loop) is not None and chosen == ('float16' if on_gpu else 'bfloat16'):
+            cfg[loop].fp16 = True
+    return chosen
+
+
+def enable_compile(cfg: Config, mode: str = 'default') -> None:
+    """``--compile [MODE]``: mmengine's ``cfg.compile`` (``torch.compile`` of ``model.train_step``); a dict already
+    in the config keeps its options and gets ``mode`` unless MODE is ``default``."""
+    compile_cfg = cfg.get('compile')
+    compile_cfg = dict(compile_cfg) if isinstance(compile_cfg, dict) else {}
+    if mode != 'default':
+        compile_cfg['mode'] = mode
+    cfg.compile = compile_cfg or True
+
+
+def compile_test_step(runner) -> None:
+    """``tools/test.py --compile``: mmengine compiles only ``train_step`` (in ``Runner.train``); this compiles
+    ``test_step`` the same way, with the same ``cfg.compile`` options."""
+    runner._maybe_compile('test_step')
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:

@@ -28,6 +28,7 @@ from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
 from mmconvmae.registry import MODELS
 from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from ..utils.pos_embed import POS_EMBED_INTERP_MODES, resize_pos_embed
 
 
 class Mlp(nn.Module):
@@ -173,17 +174,6 @@ class PatchEmbed(nn.Module):
         return x if self.norm is None else self.norm(x)
 
 
-def resize_pos_embed(pe: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
-    """(1, S*S, C) embedding of a square grid -> (1, H*W, C) for an ``hw`` grid (bicubic, as the official
-    ``interpolate_pos_encoding``); returned as is when the grid matches."""
-    side = math.isqrt(pe.shape[1])
-    if (side, side) == tuple(hw):
-        return pe
-    pe = pe.reshape(1, side, side, -1).permute(0, 3, 1, 2).float()
-    pe = F.interpolate(pe, size=tuple(hw), mode='bicubic', align_corners=False)
-    return pe.flatten(2).transpose(1, 2)
-
-
 def units_to_map(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
     """(B, N, h, w, C) units on an ``hw`` grid -> (B, C, H*h, W*w) map."""
     B, N, h, w, C = x.shape
@@ -206,7 +196,12 @@ class HiViT(BaseBackbone):
         arch: ``'base'`` (iTPN-B: E=512, stem depths 3/3, 24 main blocks, 8 heads, 77.9 M) or ``'large'``
             (iTPN-L: 768, 2/2, 40, 12 heads, 287.4 M), or ``dict(embed_dims, depths=[d4, d8, d16], num_heads)``.
         img_size: pretraining resolution; sets the ``absolute_pos_embed`` grid (interpolated bicubically
-            for other sizes) and the relative-position table size.
+            for other sizes, see ``pos_embed_interp``) and the relative-position table size.
+        pos_embed_interp: how the position embedding is fitted to the input grid. ``'official'`` (default):
+            the official ``interpolate_pos_encoding`` (table as is only when the token count equals the
+            table's and the grid is square, else bicubic with ``scale_factor=(h + 0.1) / S``, so masked
+            pretraining resizes it even at the training size); ``'exact'``: bicubic to exactly the grid,
+            table as is whenever the grid matches. See :mod:`mmconvmae.models.utils.pos_embed`.
         rpe: relative position bias in the main blocks (official CLIP pretraining / fine-tuning).
         ape: absolute position embedding (sin-cos initialised, trainable as in the official code).
         layer_scale_init_value: > 0 adds ``gamma_*`` (official CLIP models use 0.1).
@@ -239,6 +234,7 @@ class HiViT(BaseBackbone):
                  drop_path_rate: float = 0.,
                  ape: bool = True,
                  rpe: bool = False,
+                 pos_embed_interp: str = 'official',
                  patch_norm: bool = True,
                  layer_scale_init_value: float = 0.,
                  norm_eps: float = 1e-6,
@@ -257,6 +253,9 @@ class HiViT(BaseBackbone):
                              f'got {self.depths}, {self.embed_dims}')
         if out_type not in ('featmap', 'avg_featmap'):
             raise ValueError(f"out_type must be 'featmap' or 'avg_featmap', got {out_type!r}")
+        if pos_embed_interp not in POS_EMBED_INTERP_MODES:
+            raise ValueError(f'pos_embed_interp must be one of {POS_EMBED_INTERP_MODES}, got {pos_embed_interp!r}')
+        self.pos_embed_interp = pos_embed_interp
         if not -1 <= frozen_stages <= 3:
             raise ValueError(f'frozen_stages must be in [-1, 3], got {frozen_stages}')
         if patch_size % inner_patches or img_size % patch_size:
@@ -328,9 +327,10 @@ class HiViT(BaseBackbone):
                              f'{self.grid * self.patch_size}), got {hw[0]}x{hw[1]}; build with a larger img_size')
         return hw
 
-    def pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
-        """(1, H*W, E) absolute position embedding for an H x W unit grid (bicubic interpolation)."""
-        return resize_pos_embed(self.absolute_pos_embed, hw)
+    def pos_embed(self, hw: Tuple[int, int], num_tokens: Optional[int] = None) -> torch.Tensor:
+        """(1, H*W, E) absolute position embedding for an H x W unit grid, ``num_tokens`` (default H*W) of
+        which are present (the official rule compares that count with the table's; ``pos_embed_interp``)."""
+        return resize_pos_embed(self.absolute_pos_embed, hw, self.pos_embed_interp, num_tokens)
 
     def forward_units(self, x: torch.Tensor, ids_keep: Optional[torch.Tensor] = None,
                       token_mask: Optional[torch.Tensor] = None, return_block: Optional[int] = None):
@@ -368,7 +368,7 @@ class HiViT(BaseBackbone):
             w = token_mask.to(x.dtype).unsqueeze(-1)
             x = x * (1 - w) + self.mask_token.to(x.dtype) * w
         if self.absolute_pos_embed is not None:
-            pe = self.pos_embed(hw).expand(B, -1, -1)
+            pe = self.pos_embed(hw, num_tokens=x.shape[1]).expand(B, -1, -1)
             if ids_keep is not None:
                 pe = torch.gather(pe, 1, ids_keep[:, :, None].expand(-1, -1, pe.shape[-1]))
             x = x + pe
@@ -430,7 +430,8 @@ class HiViT(BaseBackbone):
             state.pop('mask_token', None)
         pe = state.get('absolute_pos_embed')
         if pe is not None and self.absolute_pos_embed is not None and pe.shape != self.absolute_pos_embed.shape:
-            state['absolute_pos_embed'] = resize_pos_embed(pe, (self.grid, self.grid))
+            # exact-size resize of the stored table, as the official fine-tuning scripts do at load time
+            state['absolute_pos_embed'] = resize_pos_embed(pe, (self.grid, self.grid), 'exact')
         own = self.state_dict()
         has_main = any(k.endswith('.attn.qkv.weight') for k in state)
         ckpt_scale, own_scale = any('.gamma_' in k for k in state), any('.gamma_' in k for k in own)

@@ -180,7 +180,8 @@ class PixelPatchHead(MAEPretrainHead):
 
 @MODELS.register_module()
 class ConvMAEPretrain(BaseSelfSupervisor):
-    """ConvMAE masked-autoencoder pretraining (spec §3) for mmpretrain.
+    """ConvMAE masked-autoencoder pretraining for mmpretrain
+    (docs/convmae.md#pretraining-mmconvmaeconvmaepretrain-mmpretrain).
 
     ``loss``: a random mask of ``mask_ratio`` of the stage-3 tokens per image (:func:`random_token_mask`; one
     token = one 16x16 block, upsampled to 4x4 / 2x2 positions of stages 1 / 2), the encoder

@@ -10,7 +10,8 @@ Modules (official parameter names, so checkpoints move between pretraining, fine
 - :class:`FCMAE`: the mmpretrain algorithm: random cell mask, encoder, decoder and the normalized-pixel MSE on
   masked patches only (mmpretrain's ``MAEPretrainHead``, which is exactly the official ``forward_loss``).
 
-Initialisation (spec §4.4, decided deliberately): every Conv2d/Linear gets trunc-normal std .02 and zero
+Initialisation (docs/convnext_v2.md#initialisation-of-the-pretraining-model, decided deliberately): every
+Conv2d/Linear gets trunc-normal std .02 and zero
 bias, LayerNorms 1/0, GRN gamma/beta 0 and ``mask_token`` normal std .02. This is the dense ConvNeXt V2 init
 (what the fine-tuned/det/seg models use). The official PyTorch ``FCMAE._init_weights`` instead re-initialises
 the stem, the encoder depthwise/pointwise layers and every decoder Conv2d with timm's ``trunc_normal_``
@@ -140,7 +141,8 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
     the official ``SparseConvNeXtV2``, no output norm; a checkpoint of this encoder under ``backbone.`` loads
     into every ConvNeXt V2 detection/segmentation/classification backbone.
 
-    ``forward(x, mask)`` follows the official sparse encoder (spec §4.2): the mask (one value per 32-px cell,
+    ``forward(x, mask)`` follows the official sparse encoder (docs/convnext_v2.md#the-masked-encoder): the mask
+    (one value per 32-px cell,
     1 = masked) is applied after the stem and kept at every stage, and a masked position takes no part in any
     computation: depthwise convs see zeros there (missing sparse coordinates), LayerNorm is per position, the
     stride-2 downsampling windows never straddle a cell edge, GRN statistics are taken over visible positions
@@ -346,7 +348,7 @@ def _build(cfg: Union[dict, nn.Module], default: type, what: str, strict: bool =
 
 @MODELS.register_module()
 class FCMAE(BaseSelfSupervisor):
-    """Fully convolutional masked autoencoder (ConvNeXt V2, spec §4) for mmpretrain.
+    """Fully convolutional masked autoencoder (ConvNeXt V2, docs/convnext_v2.md#fcmae-pretraining) for mmpretrain.
 
     ``loss``: a random mask of ``mask_ratio`` of the 32x32 cells per image (:func:`gen_random_mask`), the
     masked encoder (:class:`FCMAEConvNeXtV2`), the decoder (:class:`FCMAEDecoder`) and the head, by default
@@ -441,7 +443,8 @@ _DECODER_KEY = re.compile(r'^(decoder\.|proj\.|pred\.|mask_token$)')
 
 def convert_fcmae_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
     """Official FCMAE training checkpoint (``main_pretrain.py``: MinkowskiEngine encoder under ``encoder.``,
-    dense ``proj``, ``mask_token``, ``decoder.0.*``, ``pred``; spec §3.3) -> :class:`FCMAE` keys, so official
+    dense ``proj``, ``mask_token``, ``decoder.0.*``, ``pred``;
+    docs/convnext_v2.md#fcmae-training-checkpoints-minkowskiengine) -> :class:`FCMAE` keys, so official
     full checkpoints can resume pretraining here: encoder -> ``backbone.*`` (Minkowski kernels converted by
     :func:`convert_convnextv2_official`), decoder side -> ``neck.*`` with GRN gamma/beta as (C,).
     Keys that already are ours (``backbone.*``, ``neck.*``) pass through.
