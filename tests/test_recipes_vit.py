@@ -386,3 +386,31 @@ def test_constructor_options_for_official_quirks():
         _groups(model, top_layer_keys='absolute_pos_embed')
     with pytest.raises(ValueError, match='num_layers'):
         _groups(model, num_layers=0)
+
+
+def test_itpn_clip_pretraining_data_follows_itpn_clip():
+    """itpn_clip/datasets.py + transforms.py + run_itpn_pretraining.py defaults: one crop (scale 0.08-1) resized
+    bicubically for the student and with Lanczos for the teacher; student normalised with Inception 0.5 / 0.5; the
+    teacher's ToTensor() output through the official ScalingLayerForClip; no gradient clipping."""
+    import numpy as np
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS, TRANSFORMS
+    cfg = Config.fromfile(ROOT / 'configs/pretrain/itpn_clip_base_300e_in1k.py')
+    assert 'clip_grad' not in cfg.optim_wrapper
+    crop = next(t for t in cfg.train_dataloader.dataset.pipeline
+                if t.type == 'RandomResizedCropAndInterpolationWithTwoPic')
+    assert (tuple(crop.scale), crop.interpolation, crop.second_interpolation) == ((0.08, 1.0), 'bicubic', 'lanczos')
+    transform = TRANSFORMS.build(crop.to_dict())
+    out = transform(dict(img=np.random.RandomState(0).randint(0, 256, (97, 131, 3), dtype=np.uint8)))
+    assert [im.shape for im in out['img']] == [(224, 224, 3), (224, 224, 3)]
+
+    preprocessor = MODELS.build(cfg.data_preprocessor.to_dict())
+    rgb = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    data = dict(inputs=[rgb.flip(1), rgb.flip(1)], data_samples=None)  # (student, teacher) views, BGR as loaded
+    student, teacher = preprocessor(data)['inputs']
+    x = rgb.float() / 255.  # torchvision ToTensor()
+    torch.testing.assert_close(student, (x - 0.5) / 0.5)  # Normalize(IMAGENET_INCEPTION_MEAN / STD)
+    shift = torch.tensor([0.48145466, 0.4578275, 0.40821073])[None, :, None, None]
+    scale = torch.tensor([0.26862954, 0.26130258, 0.27577711])[None, :, None, None]
+    official = (((x + 1.) * 127.5).clamp(0, 255.) / 255. - shift) / scale  # ScalingLayerForClip.forward
+    torch.testing.assert_close(teacher, official)
