@@ -27,41 +27,39 @@ from mmconvmae.models.backbones.hivit import PatchMerge
 
 
 # ---- the official constructors, transcribed on the official parameter names ------------------------------------
-def itpn_det(name, ndim, *, num_layers, layer_decay_rate, weight_decay):
-    """iTPN det ``LayerDecayOptimizerConstructor.add_params`` + ``get_num_layer_for_vit`` (BEiT copy)."""
+def beit_constructor(name, ndim, *, num_layers, layer_decay_rate, weight_decay, no_decay, zero_names, zero_prefixes,
+                     block_prefix, rescale=False):
+    """BEiT's ``LayerDecayOptimizerConstructor.add_params`` + ``get_num_layer_for_vit``, which the official iTPN det,
+    iTPN seg and ConvMAE SEG constructors copy; they differ only in the name lists bound below."""
     num_layers = num_layers + 2
-    if ndim == 1 or name.endswith('.bias') or name.endswith('_token') or name.endswith('pos_embed'):
+    if ndim == 1 or name.endswith('.bias') or no_decay(name):
         this_weight_decay = 0.
     else:
         this_weight_decay = weight_decay
-    if name in ('backbone.cls_token', 'backbone.mask_token', 'backbone.pos_embed'):
+    if name in zero_names or name.startswith(zero_prefixes):
         layer_id = 0
-    elif name.startswith('backbone.patch_embed'):
-        layer_id = 0
-    elif name.startswith('backbone.blocks'):
+    elif name.startswith(block_prefix):
         layer_id = int(name.split('.')[2]) + 1
     else:
         layer_id = num_layers - 1
+    if rescale:  # iTPN seg: layer_decay = layer_decay_rate ** (13 / num_layers)
+        layer_decay_rate = layer_decay_rate**(13 / num_layers)
     return layer_decay_rate**(num_layers - layer_id - 1), this_weight_decay
 
 
-def itpn_seg(name, ndim, *, num_layers, layer_decay_rate, weight_decay):
-    """iTPN seg ``iTPNLayerDecayOptimizerConstructor.add_params`` + its ``get_num_layer_for_vit``."""
-    num_layers = num_layers + 2
-    if ndim == 1 or name.endswith('.bias') or name in ('absolute_pos_embed', 'cls_token'):
-        this_weight_decay = 0.
-    else:
-        this_weight_decay = weight_decay
-    if name in ('backbone.cls_token', 'backbone.mask_token', 'backbone.absolute_pos_embed'):
-        layer_id = 0
-    elif name.startswith('backbone.patch_embed'):
-        layer_id = 0
-    elif name.startswith('backbone.blocks'):
-        layer_id = int(name.split('.')[2]) + 1
-    else:
-        layer_id = num_layers - 1
-    layer_decay = layer_decay_rate**(13 / num_layers)
-    return layer_decay**(num_layers - layer_id - 1), this_weight_decay
+#: iTPN det/mmcv_custom/layer_decay_optimizer_constructor.py
+itpn_det = partial(beit_constructor, no_decay=lambda n: n.endswith('_token') or n.endswith('pos_embed'),
+                   zero_names=('backbone.cls_token', 'backbone.mask_token', 'backbone.pos_embed'),
+                   zero_prefixes=('backbone.patch_embed', ), block_prefix='backbone.blocks')
+#: iTPN seg/mmcv_custom/itpn_layer_decay_optimizer_constructor.py
+itpn_seg = partial(beit_constructor, no_decay=lambda n: n in ('absolute_pos_embed', 'cls_token'),
+                   zero_names=('backbone.cls_token', 'backbone.mask_token', 'backbone.absolute_pos_embed'),
+                   zero_prefixes=('backbone.patch_embed', ), block_prefix='backbone.blocks', rescale=True)
+#: ConvMAE SEG/mmcv_custom/layer_decay_optimizer_constructor.py
+convmae_seg = partial(beit_constructor, no_decay=lambda n: n in ('pos_embed', 'cls_token'),
+                      zero_names=('backbone.cls_token', 'backbone.mask_token', 'backbone.pos_embed'),
+                      zero_prefixes=('backbone.patch_embed', 'backbone.blocks1', 'backbone.blocks2'),
+                      block_prefix='backbone.blocks3')
 
 
 def itpn_finetune(name, ndim, *, main_block, layer_decay, weight_decay, no_weight_decay_list=('absolute_pos_embed', )):
@@ -98,28 +96,6 @@ def timm_add_weight_decay(name, ndim, *, weight_decay, skip_list=()):
     if ndim == 1 or name.endswith('.bias') or name in skip_list:
         return 1.0, 0.
     return 1.0, weight_decay
-
-
-def convmae_seg(name, ndim, *, num_layers, layer_decay_rate, weight_decay):
-    """ConvMAE SEG ``LayerDecayOptimizerConstructor.add_params`` + its ``get_num_layer_for_vit``."""
-    num_layers = num_layers + 2
-    if ndim == 1 or name.endswith('.bias') or name in ('pos_embed', 'cls_token'):
-        this_weight_decay = 0.
-    else:
-        this_weight_decay = weight_decay
-    if name in ('backbone.cls_token', 'backbone.mask_token', 'backbone.pos_embed'):
-        layer_id = 0
-    elif name.startswith('backbone.patch_embed'):
-        layer_id = 0
-    elif name.startswith('backbone.blocks1'):
-        layer_id = 0
-    elif name.startswith('backbone.blocks2'):
-        layer_id = 0
-    elif name.startswith('backbone.blocks3'):
-        layer_id = int(name.split('.')[2]) + 1
-    else:
-        layer_id = num_layers - 1
-    return layer_decay_rate**(num_layers - layer_id - 1), this_weight_decay
 
 
 def convmae_finetune(name, ndim, *, num_blocks3, layer_decay, weight_decay,
