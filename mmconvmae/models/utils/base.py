@@ -81,9 +81,11 @@ class BaseBackbone(BaseModule):
     def adapt_pretrained(self, state_dict: StateDict) -> StateDict:
         return state_dict
 
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
-        """Returns ``(layer_id, num_layers)`` of a parameter name relative to this module (no ``backbone.``).
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """Returns ``(layer_id, num_layers)`` of a parameter name.
 
+        ``prefix`` (e.g. ``'backbone.'``, as mmpretrain's ``ImageClassifier.get_layer_depth`` passes it) is
+        stripped when present; a name without it belongs to another module (a head) and gets the top id.
         The learning rate of the parameter is scaled by ``rate ** (num_layers - 1 - layer_id)``; parameters
         that belong to no block (e.g. output norms) get ``num_layers - 1``.
         """
