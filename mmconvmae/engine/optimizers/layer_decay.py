@@ -5,6 +5,8 @@ from typing import List
 
 import torch.nn as nn
 from mmengine.logging import print_log
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.instancenorm import _InstanceNorm
 from mmengine.optim import DefaultOptimWrapperConstructor
 
 from mmconvmae.registry import OPTIM_WRAPPER_CONSTRUCTORS
@@ -43,6 +45,15 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         - ``custom_keys``: ``{substring: dict(lr_mult=..., decay_mult=...)}``, applied on top (the longest
           matching key wins).
 
+    Options that reproduce official constructors exactly (each off by default):
+        - ``top_layer_keys``: names containing one of these get the top id (scale 1.0), as parameters an
+          official constructor leaves out of its id-0 list (iTPN det: ``absolute_pos_embed``).
+        - ``no_decay_keywords``: replaces the keyword exemption list (``DEFAULT_NO_DECAY_KEYWORDS`` plus the
+          backbone's ``no_weight_decay_keywords``); ``()`` exempts only 1-D parameters and biases, as the official
+          seg constructors whose name lists never match (iTPN / ConvMAE ``pos_embed`` and tables decayed).
+        - ``norm_decay_mult``: weight-decay factor of every parameter of a norm layer (BN, SyncBN, GN, LN, IN),
+          checked before the bias / 1-D rules (detectron2's ``weight_decay_norm``).
+
     Example::
 
         optim_wrapper = dict(
@@ -53,13 +64,15 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     KNOWN_KEYS = ('layer_decay_rate', 'decay_type', 'num_layers', 'flat_decay_mult', 'bias_decay_mult',
                   'no_decay_mult', 'custom_keys')
+    #: exact-reproduction options (see the class docstring)
+    QUIRK_KEYS = ('top_layer_keys', 'no_decay_keywords', 'norm_decay_mult')
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: dict = None):
         paramwise_cfg = dict(paramwise_cfg or {})
-        unknown = sorted(set(paramwise_cfg) - set(self.KNOWN_KEYS))
+        unknown = sorted(set(paramwise_cfg) - set(self.KNOWN_KEYS) - set(self.QUIRK_KEYS))
         if unknown:
             raise ValueError(f'Unknown paramwise_cfg keys {unknown} for LayerDecayOptimWrapperConstructor; '
-                             f'allowed: {list(self.KNOWN_KEYS)}')
+                             f'allowed: {list(self.KNOWN_KEYS + self.QUIRK_KEYS)}')
         decay_type = paramwise_cfg.setdefault('decay_type', 'layer_wise')
         if decay_type not in DECAY_TYPES:
             raise ValueError(f'decay_type must be one of {DECAY_TYPES}, got {decay_type!r}')
@@ -70,6 +83,9 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if num_layers is not None and (isinstance(num_layers, bool) or not isinstance(num_layers, int)
                                        or num_layers < 1):
             raise ValueError(f'num_layers must be a positive int (the recipe\'s layer count), got {num_layers!r}')
+        for key in ('top_layer_keys', 'no_decay_keywords'):
+            if isinstance(paramwise_cfg.get(key, ()), str):
+                raise TypeError(f'{key} must be a list of name substrings, got the string {paramwise_cfg[key]!r}')
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
@@ -89,6 +105,14 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         no_decay_words = set(DEFAULT_NO_DECAY_KEYWORDS)
         for child in depth_modules.values():
             no_decay_words.update(getattr(child, 'no_weight_decay_keywords', ()))
+        if 'no_decay_keywords' in cfg:
+            no_decay_words = set(cfg['no_decay_keywords'])
+        norm_params = set()
+        if 'norm_decay_mult' in cfg:
+            norm_types = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
+            norm_params = {f'{mod_name}.{n}' if mod_name else n
+                           for mod_name, mod in module.named_modules() if isinstance(mod, norm_types)
+                           for n, _ in mod.named_parameters(recurse=False)}
 
         num_layers = 1
         layer_of = {}
@@ -106,6 +130,10 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 for name, (layer_id, n) in layer_of.items()
             }
             num_layers = recipe_layers + 2
+        top_keys = tuple(cfg.get('top_layer_keys', ()))
+        for name in layer_of:
+            if any(key in name for key in top_keys):
+                layer_of[name] = (num_layers - 1, num_layers)
 
         groups = OrderedDict()
         for name, param in module.named_parameters():
@@ -114,7 +142,9 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             layer_id, n = layer_of.get(name, (num_layers - 1, num_layers))
             layer_id += num_layers - n  # align modules that report fewer layers on the top
             lr_scale = rate**(num_layers - 1 - layer_id)
-            if name.endswith('.bias'):
+            if name in norm_params:
+                decay_mult = cfg['norm_decay_mult']
+            elif name.endswith('.bias'):
                 decay_mult = cfg.get('bias_decay_mult', 0.0)
             elif param.ndim <= 1:
                 decay_mult = cfg.get('flat_decay_mult', 0.0)

@@ -649,13 +649,17 @@ class ConvMAE(BaseBackbone):
                              getattr(self, 'global_rel_pos_bias', None))
                 self.pos_embed.requires_grad = False
 
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
         """Official ``util/lr_decay.py`` / SEG ``LayerDecayOptimizerConstructor``: patch embeddings, ``pos_embed``
         and stages 1-2 are layer 0, ``blocks3.i`` is i + 1, the rest (tables, ``fc_norm``, ``fpn``, heads) the top:
-        ``num_layers = depth3 + 2``, so the scale of layer 0 is ``rate ** (depth3 + 1)`` (0.65^12 for base)."""
+        ``num_layers = depth3 + 2``, so the scale of layer 0 is ``rate ** (depth3 + 1)`` (0.65^12 for base).
+        ``prefix`` (e.g. ``'backbone.'``) is stripped; names without it get the top id."""
         if decay_type != 'layer_wise':
             raise ValueError(f"ConvMAE supports decay_type='layer_wise' (the official scheme), got {decay_type!r}")
         num_layers = self.depths[2] + 2
+        if not param_name.startswith(prefix):  # e.g. a head's parameter under mmpretrain's ImageClassifier
+            return num_layers - 1, num_layers
+        param_name = param_name[len(prefix):]
         if param_name.startswith(('patch_embed', 'pos_embed', 'blocks1.', 'blocks2.', 'cls_token', 'mask_token')):
             return 0, num_layers
         if param_name.startswith('blocks3.'):

@@ -212,6 +212,8 @@ class HiViT(BaseBackbone):
         frozen_stages: -1 nothing; 0 ``patch_embed``; k = 1, 2 also the k first stem stages (blocks and
             merges); 3 also the position embedding and the main blocks.
         with_cp: activation checkpointing per block.
+        layer_id_scheme: layer ids for layer-wise lr decay (:meth:`get_layer_depth`): ``'every_block'`` (the
+            official det / seg constructors, default) or ``'skip_merges'`` (the official fine-tuning code).
 
     Input: (B, C, H, W) with H, W multiples of 16 (of 32 when a 1/32 level is made downstream).
     """
@@ -244,8 +246,12 @@ class HiViT(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 layer_id_scheme: str = 'every_block',
                  init_cfg=None):
         super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
+        if layer_id_scheme not in ('every_block', 'skip_merges'):
+            raise ValueError(f"layer_id_scheme must be 'every_block' or 'skip_merges', got {layer_id_scheme!r}")
+        self.layer_id_scheme = layer_id_scheme
         arch = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'HiViT')
         self.embed_dims, self.depths, self.num_heads = arch['embed_dims'], list(arch['depths']), arch['num_heads']
         if len(self.depths) != 3 or self.embed_dims % 4:
@@ -408,18 +414,30 @@ class HiViT(BaseBackbone):
                 if p is not None:
                     p.requires_grad = False
 
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
-        """One id per entry of ``blocks`` (stem blocks, merges and main blocks: the official det scheme):
-        ``patch_embed`` / ``absolute_pos_embed`` / ``mask_token`` 0, ``blocks.i`` i + 1, the rest (``fc_norm``)
-        ``len(blocks) + 1``; ``num_layers = len(blocks) + 2``."""
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """``(layer_id, num_layers)`` under ``layer_id_scheme`` (``prefix``, e.g. ``'backbone.'``, stripped; a name
+        without it, e.g. a head's, gets the top id). ``patch_embed`` / ``absolute_pos_embed`` / ``mask_token`` are
+        layer 0, everything outside ``blocks`` (``fc_norm``) the top id ``num_layers - 1``.
+
+        - ``'every_block'`` (official det / seg constructors, ``get_num_layer_for_vit``): ``blocks.i`` is
+          ``i + 1``, patch merges included; ``num_layers = len(blocks) + 2``.
+        - ``'skip_merges'`` (official fine-tuning ``util/lr_decay.py``, ``get_layer_id``): only real blocks
+          count, a patch merge shares the id of the block before it; ``num_layers = sum(depths) + 2``.
+        """
         if decay_type != 'layer_wise':
             raise ValueError(f"HiViT supports decay_type='layer_wise' only, got {decay_type!r}")
-        num_layers = len(self.blocks) + 2
-        name = param_name[len('backbone.'):] if param_name.startswith('backbone.') else param_name
+        merges = [i for i, blk in enumerate(self.blocks) if isinstance(blk, PatchMerge)]
+        num_layers = len(self.blocks) + 2 - (len(merges) if self.layer_id_scheme == 'skip_merges' else 0)
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
         if name.startswith(('patch_embed.', 'absolute_pos_embed', 'mask_token')):
             return 0, num_layers
         if name.startswith('blocks.'):
-            return int(name.split('.')[1]) + 1, num_layers
+            i = int(name.split('.')[1])
+            if self.layer_id_scheme == 'skip_merges':
+                i -= sum(m <= i for m in merges)  # a merge takes the id of the block before it
+            return i + 1, num_layers
         return num_layers - 1, num_layers
 
     # ---- official checkpoints -----------------------------------------------------------------------------

@@ -118,7 +118,7 @@ class iTPNPyramid(BaseBackbone):
         outs.append(F.max_pool2d(outs[-1], kernel_size=2, stride=2))
         return tuple(outs)
 
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
         """The pyramid sits on top of the backbone: full lr under layer-wise decay (the official det scheme)."""
         return 0, 1
 
