@@ -41,6 +41,18 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     return cfg
 
 
+def check_data_roots(cfg: Config) -> None:
+    """A clear error naming ``tools/data/make_synthetic.py`` and ``MMCONVMAE_DATA`` when the synthetic demo data
+    that a dataloader reads is missing."""
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        root = ((cfg.get(name) or {}).get('dataset') or {}).get('data_root')
+        if isinstance(root, str) and 'synthetic' in root and not osp.exists(root):
+            raise FileNotFoundError(
+                f'{cfg.filename}: {name}.dataset.data_root {root!r} does not exist. Write the synthetic demo '
+                f'data with `python tools/data/make_synthetic.py --out {root.split("/synthetic")[0]}/synthetic` (about 10 s), '
+                'or point MMCONVMAE_DATA at a folder that holds it (tools/demo.sh does both).')
+
+
 def enable_amp(cfg: Config) -> None:
     """``--amp``: mixed precision through mmengine's ``AmpOptimWrapper`` (needs a CUDA, NPU or MLU device)."""
     from mmengine.device import is_cuda_available, is_mlu_available, is_npu_available
@@ -80,5 +92,6 @@ def enable_tta(cfg: Config) -> None:
 def build_runner(cfg: Config):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    check_data_roots(cfg)
     os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

@@ -67,6 +67,12 @@ demo_seg_schedule = dict(
         dict(type='PolyLR', power=1.0, begin=20, end=200, eta_min=0.0, by_epoch=False),
     ],
     default_hooks=dict(
-        logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-        checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2)),
+        logger=dict(type='mmconvmae.EarlyLoggerHook', interval=10, first_iters=(1, 5), log_metric_by_epoch=False),
+        checkpoint=dict(type='mmconvmae.LastOptimizerCheckpointHook', by_epoch=False, interval=100,
+                        max_keep_ckpts=2),
+        visualization=dict(type='SegVisualizationHook')),  # tools/test.py --show-dir draws through it
 )
+
+# A fixed seed, so that a demo run reproduces the figures in the README (deterministic kernels are not forced: on
+# CPU the results still vary slightly with the number of threads).
+randomness = dict(seed=0, deterministic=False)
