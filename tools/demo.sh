@@ -10,7 +10,8 @@
 #   classification top-1 / top-2 accuracy, 8 validation images with their predicted class
 #   pretraining    loss curve, original / masked input / reconstruction for 4 images
 # Environment: MMCONVMAE_DATA (data folder, default data/synthetic), MMCONVMAE_VENV (default ./.venv),
-# MMCONVMAE_SKIP_SETUP=1 (use the environment as it is), WORK_DIR.
+# MMCONVMAE_SKIP_SETUP=1 (use the environment as it is), MMCONVMAE_PYTHON (the interpreter, default the venv's),
+# WORK_DIR.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -23,7 +24,7 @@ fi
 if [ -z "${MMCONVMAE_SKIP_SETUP:-}" ]; then
     bash tools/setup_env.sh
 fi
-PY="${MMCONVMAE_VENV:-$ROOT/.venv}/bin/python"
+PY="${MMCONVMAE_PYTHON:-${MMCONVMAE_VENV:-$ROOT/.venv}/bin/python}"
 export PYTHONWARNINGS=ignore PYTHONUNBUFFERED=1
 NAME="$(basename "$CONFIG" .py)"
 WORK_DIR=${WORK_DIR:-work_dirs/demo/$NAME}
@@ -34,7 +35,8 @@ if [ ! -f "$MMCONVMAE_DATA/coco/annotations/instances_val2017.json" ] || [ ! -d 
 fi
 # The terminal gets the progress lines; the config dump and the environment report go to the log in $WORK_DIR only.
 quiet() {
-    awk '/ - INFO - (Config:)?$/ {skip = 1; next}
+    awk '/ - INFO - (Config:|Hooks will be executed in the following order:)?$/ {skip = 1; next}
+         /Using env variable `MMCONVMAE_DATA`/ {next}
          skip && /^[0-9][0-9]\/[0-9][0-9] [0-9:]+ - / {skip = 0}
          !skip {print; fflush()}'
 }
@@ -42,7 +44,7 @@ start=$(date +%s)
 rm -rf "$WORK_DIR/show" "$WORK_DIR/test"
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --no-validate "${@:2}" 2>&1 | quiet
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"
-TASK="$("$PY" tools/analysis/demo_report.py "$WORK_DIR" --config "$CONFIG" --print-task)"
+TASK="$("$PY" tools/analysis/demo_report.py "$WORK_DIR" --config "$CONFIG" --print-task 2>/dev/null | tail -n 1)"
 if [ "$TASK" != pretraining ]; then  # self-supervised configs have no test loop: the report draws them itself
     OUT=()
     [ "$TASK" = detection ] && OUT=(--out "$WORK_DIR/test/predictions.pkl")

@@ -136,7 +136,7 @@ def _denorm_pred(pred, images, p):
     return pred * (var + 1e-6)**.5 + mean
 
 
-def reconstruct(model, images, seed=0):
+def reconstruct(model, images, teacher=None, seed=0):
     """(original, masked input, third panel, caption) tensors (N, 3, H, W) in the model's normalised space."""
     import torch
     from mmconvmae.models.selfsup.itpn import random_unit_mask
@@ -167,7 +167,7 @@ def reconstruct(model, images, seed=0):
             mid_block = int(0.75 * model.backbone.num_main_blocks) - 1
             feats, mid, hw = model.backbone.forward_units(images, token_mask=mask, return_block=mid_block)
             main, _ = model.head(model.neck.forward_units(*feats), mid, hw)
-            target = model.target_generator(images)
+            target = model.target_generator(images if teacher is None else teacher)
             sim = torch.nn.functional.cosine_similarity(main, target, dim=-1).clamp(0, 1)  # (N, L)
             heat = sim.reshape(n, 1, *grid).repeat(1, 3, 1, 1)
             heat = torch.nn.functional.interpolate(heat, scale_factor=p, mode='nearest')
@@ -196,7 +196,10 @@ def pretraining_picture(cfg, checkpoint, out, num_images=4, cell=128):
     from mmengine.runner import load_checkpoint
     init_default_scope('mmpretrain')
     from mmpretrain.registry import MODELS
-    model = MODELS.build(cfg.model)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor'):  # as mmengine's Runner does
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
     model.init_weights()
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     model.eval()
@@ -209,18 +212,22 @@ def pretraining_picture(cfg, checkpoint, out, num_images=4, cell=128):
     files = [line.split()[0] for line in open(osp.join(root, 'meta', 'val.txt')) if line.strip()]
     step = max(1, len(files) // num_images)  # spread over the classes
     batch = [pipeline(dict(img_path=osp.join(root, 'val', f)))['inputs'] for f in files[::step][:num_images]]
-    images = model.data_preprocessor(dict(inputs=batch), False)['inputs']
-    if isinstance(images, (list, tuple)):
-        images = images[0]
-    with torch.no_grad():
-        panels = reconstruct(model, images)
-    caption = panels[3]
     pre = model.data_preprocessor
+    rgb = bool(getattr(pre, '_channel_conversion', False))
+    raw = torch.stack(batch).float()
+    raw = raw[:, [2, 1, 0]] if rgb else raw  # PackInputs keeps cv2's BGR; the preprocessor converts it
+    images = (raw - pre.mean.view(1, -1, 1, 1)) / pre.std.view(1, -1, 1, 1)
+    teacher = None
+    if hasattr(pre, 'second_mean'):  # TwoNormDataPreprocessor (iTPN CLIP target): the teacher's normalisation
+        teacher = (raw - pre.second_mean.view(1, -1, 1, 1)) / pre.second_std.view(1, -1, 1, 1)
+    with torch.no_grad():
+        panels = reconstruct(model, images, teacher)
+    caption = panels[3]
     columns = []
     for title, x in zip(('original', 'masked input', 'reconstruction'), panels[:3]):
         x = x * pre.std.view(1, -1, 1, 1) + pre.mean.view(1, -1, 1, 1)
         x = x.clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-        if getattr(pre, '_channel_conversion', False) or getattr(pre, 'to_rgb', False):
+        if rgb:
             x = x[..., ::-1]  # the model saw RGB; cv2 writes BGR
         col = [cv2.resize(np.ascontiguousarray(i), (cell, cell), interpolation=cv2.INTER_NEAREST) for i in x]
         columns.append(label(np.concatenate(col, 0), title))

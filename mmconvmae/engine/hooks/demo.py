@@ -16,7 +16,7 @@ class EarlyLoggerHook(LoggerHook):
         self.first_iters = tuple(int(i) for i in first_iters)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: Optional[dict] = None) -> None:
-        if (runner.iter + 1) in self.first_iters and (runner.iter + 1) % self.interval:
+        if (runner.iter + 1) in self.first_iters and (batch_idx + 1) % self.interval:
             tag, log_str = runner.log_processor.get_log_after_iter(runner, batch_idx, 'train')
             runner.logger.info(log_str)
             runner.visualizer.add_scalars(tag, step=runner.iter + 1, file_path=self.json_log_path)
