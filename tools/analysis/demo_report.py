@@ -149,7 +149,7 @@ def reconstruct(model, images, teacher=None, seed=0):
         if getattr(model.head, 'norm_pix', False):
             pred = _denorm_pred(pred, images, p)
         recon = _unpatch(pred, p, grid)
-        caption = 'reconstruction (visible patches pasted)'
+        caption = 'visible patches pasted'
     elif kind == 'iTPN':
         p = model.backbone.patch_size
         n, _, h, w = images.shape
@@ -161,7 +161,7 @@ def reconstruct(model, images, teacher=None, seed=0):
             if model.head.norm_pix:
                 pred = _denorm_pred(pred, images, p)
             recon = _unpatch(pred, p, grid)
-            caption = 'reconstruction (visible patches pasted)'
+            caption = 'visible patches pasted'
         else:  # CLIP target: features, not pixels -> per-unit cosine similarity to the teacher
             mask = (torch.rand(n, grid[0] * grid[1]) < 0.4).float()
             mid_block = int(0.75 * model.backbone.num_main_blocks) - 1
@@ -175,7 +175,7 @@ def reconstruct(model, images, teacher=None, seed=0):
             std = model.data_preprocessor.std.view(1, -1, 1, 1) if hasattr(model.data_preprocessor, 'std') else 1
             mean = model.data_preprocessor.mean.view(1, -1, 1, 1) if hasattr(model.data_preprocessor, 'mean') else 0
             recon = (heat * 255 - mean) / std
-            caption = 'CLIP-feature cosine similarity per unit (white = 1)'
+            caption = 'cosine sim. to CLIP target'
             masked = images * (1 - torch.nn.functional.interpolate(mask.reshape(n, 1, *grid), scale_factor=p))
             return images, masked, recon, caption
     else:
@@ -231,7 +231,7 @@ def pretraining_picture(cfg, checkpoint, out, num_images=4, cell=128):
             x = x[..., ::-1]  # the model saw RGB; cv2 writes BGR
         col = [cv2.resize(np.ascontiguousarray(i), (cell, cell), interpolation=cv2.INTER_NEAREST) for i in x]
         columns.append(label(np.concatenate(col, 0), title))
-    picture = tile(columns, 3, f'{type(model).__name__}: third column = {caption}')
+    picture = tile(columns, 3, f'{type(model).__name__}, {caption}')
     cv2.imwrite(out, picture)
     return out
 
