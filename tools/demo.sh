@@ -36,7 +36,7 @@ fi
 # The terminal gets the progress lines; the config dump and the environment report go to the log in $WORK_DIR only.
 quiet() {
     awk '/ - INFO - (Config:|Hooks will be executed in the following order:)?$/ {skip = 1; next}
-         /Using env variable `MMCONVMAE_DATA`/ {next}
+         /Using env variable `MMCONVMAE_DATA`|"FileClient" will be deprecated|"HardDiskBackend" is the alias/ {next}
          skip && /^[0-9][0-9]\/[0-9][0-9] [0-9:]+ - / {skip = 0}
          !skip {print; fflush()}'
 }

@@ -49,8 +49,8 @@ def check_data_roots(cfg: Config) -> None:
         if isinstance(root, str) and 'synthetic' in root and not osp.exists(root):
             raise FileNotFoundError(
                 f'{cfg.filename}: {name}.dataset.data_root {root!r} does not exist. Write the synthetic demo '
-                f'data with `python tools/data/make_synthetic.py --out {root.split("/synthetic")[0]}/synthetic` (about 10 s), '
-                'or point MMCONVMAE_DATA at a folder that holds it (tools/demo.sh does both).')
+                f'data with `python tools/data/make_synthetic.py --out {root.split("/synthetic")[0]}/synthetic` '
+                '(about 10 s), or point MMCONVMAE_DATA at a folder that holds it (tools/demo.sh does both).')
 
 
 def enable_amp(cfg: Config) -> None:
