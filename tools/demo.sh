@@ -44,6 +44,7 @@ start=$(date +%s)
 rm -rf "$WORK_DIR/show" "$WORK_DIR/test"
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --no-validate "${@:2}" 2>&1 | quiet
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"
+CONFIG="$WORK_DIR/$(basename "$CONFIG")"  # the config as trained (with any --cfg-options), dumped by the runner
 TASK="$("$PY" tools/analysis/demo_report.py "$WORK_DIR" --config "$CONFIG" --print-task 2>/dev/null | tail -n 1)"
 if [ "$TASK" != pretraining ]; then  # self-supervised configs have no test loop: the report draws them itself
     OUT=()

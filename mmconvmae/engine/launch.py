@@ -69,12 +69,13 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
     if 'visualization' not in hooks:
         raise RuntimeError('--show-dir needs default_hooks.visualization in the config')
     vis = hooks['visualization']
-    vis['draw'] = True
     if cfg.default_scope == 'mmdet':
+        vis['draw'] = True
         vis['test_out_dir'] = osp.abspath(show_dir)
     elif cfg.default_scope == 'mmseg':
+        vis['draw'] = True
         cfg.visualizer['save_dir'] = osp.abspath(show_dir)
-    else:
+    else:  # mmpretrain's VisualizationHook has no `draw` (it passes unknown keys on to the visualizer)
         vis['enable'] = True
         vis['out_dir'] = osp.abspath(show_dir)
 

@@ -95,8 +95,7 @@ def detection_counts(pkl, thr=DRAW_SCORE_THR):
     """(images with a box scored >= thr, images, best score) from ``tools/test.py --out`` results."""
     with open(pkl, 'rb') as f:
         results = pickle.load(f)
-    best = [float(np.max(r['pred_instances']['scores'])) if len(r['pred_instances']['scores']) else 0.0
-            for r in results]
+    best = [float(np.asarray(r['pred_instances']['scores']).max(initial=0.0)) for r in results]
     return sum(b >= thr for b in best), len(results), max(best, default=0.0)
 
 

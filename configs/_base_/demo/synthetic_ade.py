@@ -70,7 +70,7 @@ demo_seg_schedule = dict(
         logger=dict(type='mmconvmae.EarlyLoggerHook', interval=10, first_iters=(1, 5), log_metric_by_epoch=False),
         checkpoint=dict(type='mmconvmae.LastOptimizerCheckpointHook', by_epoch=False, interval=100,
                         max_keep_ckpts=2),
-        visualization=dict(type='SegVisualizationHook')),  # tools/test.py --show-dir draws through it
+        visualization=dict(type='SegVisualizationHook', interval=1)),  # tools/test.py --show-dir draws every image
 )
 
 # A fixed seed (demo configs set `randomness = {{_base_.demo_randomness}}`), so that a demo run reproduces the

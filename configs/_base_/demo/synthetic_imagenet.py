@@ -76,7 +76,8 @@ demo_cls_schedule = dict(
     default_hooks=dict(
         logger=dict(type='mmconvmae.EarlyLoggerHook', interval=10, first_iters=(1, 5)),
         checkpoint=dict(type='mmconvmae.LastOptimizerCheckpointHook', by_epoch=False, interval=50, max_keep_ckpts=2,
-                        save_best=None)),
+                        save_best=None),
+        visualization=dict(type='VisualizationHook', interval=1)),  # tools/test.py --show-dir draws every image
     log_processor=dict(type='LogProcessor', window_size=10, by_epoch=False),
 )
 
