@@ -41,6 +41,18 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     return cfg
 
 
+def check_data_roots(cfg: Config) -> None:
+    """A clear error naming ``tools/data/make_synthetic.py`` and ``MMCONVMAE_DATA`` when the synthetic demo data
+    that a dataloader reads is missing."""
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        root = ((cfg.get(name) or {}).get('dataset') or {}).get('data_root')
+        if isinstance(root, str) and 'synthetic' in root and not osp.exists(root):
+            raise FileNotFoundError(
+                f'{cfg.filename}: {name}.dataset.data_root {root!r} does not exist. Write the synthetic demo '
+                f'data with `python tools/data/make_synthetic.py --out {root.split("/synthetic")[0]}/synthetic` '
+                '(about 10 s), or point MMCONVMAE_DATA at a folder that holds it (tools/demo.sh does both).')
+
+
 def enable_amp(cfg: Config, dtype: Optional[str] = None, train: bool = True) -> Optional[str]:
     """``--amp [--amp-dtype DTYPE]``: mixed precision for training (``train=True``) and validation / testing.
 
@@ -119,12 +131,13 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
     if 'visualization' not in hooks:
         raise RuntimeError('--show-dir needs default_hooks.visualization in the config')
     vis = hooks['visualization']
-    vis['draw'] = True
     if cfg.default_scope == 'mmdet':
+        vis['draw'] = True
         vis['test_out_dir'] = osp.abspath(show_dir)
     elif cfg.default_scope == 'mmseg':
+        vis['draw'] = True
         cfg.visualizer['save_dir'] = osp.abspath(show_dir)
-    else:
+    else:  # mmpretrain's VisualizationHook has no `draw` (it passes unknown keys on to the visualizer)
         vis['enable'] = True
         vis['out_dir'] = osp.abspath(show_dir)
 
@@ -142,5 +155,6 @@ def enable_tta(cfg: Config) -> None:
 def build_runner(cfg: Config):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    check_data_roots(cfg)
     os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
