@@ -8,6 +8,7 @@ any mmdet / mmseg / mmpretrain config can name our modules with the scope prefix
 
 The prefix makes mmengine import ``mmconvmae.registry`` and then the ``locations`` below.
 """
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
@@ -25,5 +26,7 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     scope='mmconvmae',
     locations=['mmconvmae.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmconvmae', locations=['mmconvmae.engine'])
+# e.g. the FSDP auto-wrap policy ``mmconvmae.block_wrap_policy``
+FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, scope='mmconvmae', locations=['mmconvmae.engine.fsdp'])
 
-__all__ = ['MODELS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'HOOKS']
+__all__ = ['MODELS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'HOOKS', 'FUNCTIONS']

@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 
 from mmconvmae.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from ..fsdp import clean_param_name, original_shapes
 
 DECAY_TYPES = ('layer_wise', 'stage_wise')
 #: parameter-name substrings that never get weight decay, whatever the backbone
@@ -79,9 +80,12 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         for child in depth_modules.values():
             no_decay_words.update(getattr(child, 'no_weight_decay_keywords', ()))
 
+        # under FSDP (use_orig_params=True) names carry wrapper prefixes and parameters are flat 1-D shards
+        named = [(clean_param_name(name), param) for name, param in module.named_parameters()]
+        shapes = original_shapes(module)
         num_layers = 1
         layer_of = {}
-        for name, param in module.named_parameters():
+        for name, param in named:
             for child_name, child in depth_modules.items():
                 child_prefix = f'{child_name}.' if child_name else ''
                 if name.startswith(child_prefix):
@@ -90,7 +94,7 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                     break
 
         groups = OrderedDict()
-        for name, param in module.named_parameters():
+        for name, param in named:
             if not param.requires_grad:
                 continue
             layer_id, n = layer_of.get(name, (num_layers - 1, num_layers))
@@ -98,7 +102,7 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             lr_scale = rate**(num_layers - 1 - layer_id)
             if name.endswith('.bias'):
                 decay_mult = cfg.get('bias_decay_mult', 0.0)
-            elif param.ndim <= 1:
+            elif len(shapes.get(id(param), param.shape)) <= 1:
                 decay_mult = cfg.get('flat_decay_mult', 0.0)
             elif any(word in name for word in no_decay_words):
                 decay_mult = cfg.get('no_decay_mult', 0.0)
