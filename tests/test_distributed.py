@@ -49,7 +49,6 @@ def dist_train(config: Path, work_dir: Path, procs: int, data_root: Path, *args)
     """bash tools/dist_train.sh with this interpreter's environment as the project venv (MMCONVMAE_VENV)."""
     env = dict(os.environ, MMCONVMAE_VENV=str(Path(sys.executable).parent.parent), MMCONVMAE_DATA=str(data_root),
                PORT=str(free_port()), PYTHONWARNINGS='ignore')
-    env.pop('PYTHONPATH', None)
     proc = subprocess.run(['bash', str(ROOT / 'tools/dist_train.sh'), str(config), str(procs), '--work-dir',
                            str(work_dir), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f'dist_train.sh exited with {proc.returncode}\n{proc.stdout[-3000:]}\n' \

@@ -8,7 +8,7 @@ unit) with ``use_orig_params=True``, so that the optimizer constructors see the 
 without FSDP).
 """
 import torch.nn as nn
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 
 from mmconvmae.registry import FUNCTIONS
 
@@ -58,8 +58,9 @@ def enable_fsdp(cfg: Config) -> None:
                            'bash tools/dist_train.sh CONFIG NUM_PROCESSES --strategy fsdp   (1 process works too)')
     wrapper = dict(type='MMFullyShardedDataParallel', use_orig_params=True,
                    auto_wrap_policy=dict(type='mmconvmae.block_wrap_policy'))
-    strategy = ConfigDict(type='FSDPStrategy', model_wrapper=wrapper, state_dict_cfg='full')
-    strategy.merge_from_dict(dict(cfg.get('strategy') or {}))
+    merged = Config(dict(strategy=dict(type='FSDPStrategy', model_wrapper=wrapper, state_dict_cfg='full')))
+    merged.merge_from_dict(dict(strategy=cfg.get('strategy') or {}))
+    strategy = merged.strategy
     if not strategy.model_wrapper.get('use_orig_params', True):
         raise ValueError('--strategy fsdp needs model_wrapper.use_orig_params=True: the optimizer constructors '
                          '(paramwise / layer decay) group the original parameters by name')

@@ -110,31 +110,33 @@ def setup_distributed(cfg: Config) -> None:
         return
     import torch.distributed as torch_dist
     from mmengine.dist import init_dist
-    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
-    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    env_cfg = ConfigDict(cfg.get('env_cfg') or {})
+    dist_cfg = ConfigDict(env_cfg.get('dist_cfg') or {})
     if dist_cfg.get('backend', 'nccl') != 'gloo':
         print_log(f"No GPU: torch.distributed backend 'gloo' instead of {dist_cfg.get('backend', 'nccl')!r}",
                   logger='current')
-    dist_cfg['backend'] = 'gloo'
+    dist_cfg.backend = 'gloo'
+    env_cfg.dist_cfg = dist_cfg
+    cfg.env_cfg = env_cfg
     if not torch_dist.is_initialized():
         with _without_cuda_set_device():
             init_dist(cfg.launcher, **dist_cfg)
     if cfg.get('runner_type') == 'FlexibleRunner':  # DDPStrategy / FSDPStrategy pass device_ids=[LOCAL_RANK]
-        strategy = cfg.get('strategy') or ConfigDict(type='DDPStrategy')
-        if strategy.get('type', 'DDPStrategy') in ('DDPStrategy', 'FSDPStrategy'):
-            wrapper = strategy.setdefault('model_wrapper', ConfigDict())
-            if strategy.get('type', 'DDPStrategy') == 'DDPStrategy':
-                wrapper.setdefault('type', 'MMDistributedDataParallel')
-                wrapper.setdefault('broadcast_buffers', False)
-                wrapper['device_ids'] = None
-            else:
-                wrapper['device_id'] = 'cpu'
+        strategy = ConfigDict(cfg.get('strategy') or dict(type='DDPStrategy'))
+        wrapper = ConfigDict(strategy.get('model_wrapper') or {})
+        if strategy.get('type') == 'DDPStrategy':
+            wrapper.setdefault('type', 'MMDistributedDataParallel')
+            wrapper.setdefault('broadcast_buffers', False)
+            wrapper.device_ids = None
+        elif strategy.get('type') == 'FSDPStrategy':
+            wrapper.device_id = 'cpu'  # FSDP on CPU (torch >= 2.4); with GPUs it is LOCAL_RANK
+        strategy.model_wrapper = wrapper
         cfg.strategy = strategy
     else:  # Runner.wrap_model: device_ids=[LOCAL_RANK] unless the wrapper config says otherwise
-        wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        wrapper = ConfigDict(cfg.get('model_wrapper_cfg') or dict(
             type='MMDistributedDataParallel', broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
-        wrapper['device_ids'] = None
+            find_unused_parameters=cfg.get('find_unused_parameters', False)))
+        wrapper.device_ids = None
         cfg.model_wrapper_cfg = wrapper
 
 

@@ -121,7 +121,7 @@ FAMILY_MARKERS: Tuple[Tuple[str, str, Optional[str]], ...] = (
 )
 #: top-level prefixes of the task heads -> the framework that wrote the file
 LAYOUTS = (
-    (('backbone.bottom_up.', 'backbone.net.'), 'a detectron2 model (official ConvMAE DET)'),
+    (('backbone.bottom_up.', 'backbone.net.'), 'a detectron2 model (e.g. official ConvMAE DET)'),
     (('rpn_head.', 'roi_head.', 'bbox_head.'), 'an mmdet detector'),
     (('decode_head.', 'auxiliary_head.'), 'an mmseg segmentor'),
     (('head.', 'neck.', 'target_generator.', 'data_preprocessor.'), 'an mmpretrain model'),
@@ -143,9 +143,11 @@ def describe_checkpoint(state: StateDict) -> Tuple[Optional[str], Optional[str],
             family, kind = name, our_type
             prefix = Counter(found).most_common(1)[0][0]
             break
-    layout = 'a bare backbone state dict' if prefix == '' else 'a state dict'
+    if prefix == '':
+        return family, prefix, kind, 'a bare backbone / classifier state dict'
+    layout = 'a state dict'
     for heads, what in LAYOUTS:
-        if any(k.startswith(heads) for k in keys):
+        if (prefix or '').startswith(heads) or any(k.startswith(heads) for k in keys):
             layout = what
             break
     return family, prefix, kind, layout
