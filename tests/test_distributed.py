@@ -30,12 +30,31 @@ val_cfg = None
 val_dataloader = None
 val_evaluator = None
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=-1))
+optim_wrapper = dict(optimizer=dict(lr=1e-2))  # constant and large: a wrong layer-decay / weight-decay group shows
+param_scheduler = None
 randomness = dict(seed=0)
+load_from = {init!r}
 '''
 
 
-def write_config(path: Path, batch: int) -> Path:
-    path.write_text(CONFIG.format(base=str(ROOT / 'configs/demo/convnextv2_ft_demo.py'), batch=batch, iters=ITERS))
+def write_config(path: Path, batch: int, init: Path) -> Path:
+    path.write_text(CONFIG.format(base=str(ROOT / 'configs/demo/convnextv2_ft_demo.py'), batch=batch, iters=ITERS,
+                                  init=str(init)))
+    return path
+
+
+def initial_weights(path: Path) -> Path:
+    """The demo model's initial weights, loaded by every run: the Runner and FlexibleRunner initialise the model
+    at different points of the random stream."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    torch.manual_seed(0)
+    cfg = Config.fromfile(ROOT / 'configs/demo/convnextv2_ft_demo.py')
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+    torch.save({'state_dict': model.state_dict()}, path)
     return path
 
 
@@ -66,15 +85,21 @@ def max_difference(a: dict, b: dict) -> float:
 
 
 @pytest.fixture(scope='module')
-def single(tmp_path_factory, synthetic_data):
+def init(tmp_path_factory) -> Path:
+    return initial_weights(tmp_path_factory.mktemp('init') / 'init.pth')
+
+
+@pytest.fixture(scope='module')
+def single(tmp_path_factory, synthetic_data, init):
     """One process, the whole batch: the reference run (checkpoints after every iteration)."""
     tmp = tmp_path_factory.mktemp('single')
-    run_tool('train.py', write_config(tmp / 'cfg.py', BATCH), '--work-dir', tmp / 'work', data_root=synthetic_data)
+    run_tool('train.py', write_config(tmp / 'cfg.py', BATCH, init), '--work-dir', tmp / 'work',
+             data_root=synthetic_data)
     return tmp / 'work'
 
 
-def test_two_gloo_processes_equal_one_process_with_the_same_total_batch(single, tmp_path, synthetic_data):
-    proc = dist_train(write_config(tmp_path / 'cfg.py', BATCH // 2), tmp_path / 'work', 2, synthetic_data)
+def test_two_gloo_processes_equal_one_process_with_the_same_total_batch(single, init, tmp_path, synthetic_data):
+    proc = dist_train(write_config(tmp_path / 'cfg.py', BATCH // 2, init), tmp_path / 'work', 2, synthetic_data)
     assert "backend 'gloo'" in proc.stdout + proc.stderr
     for it in range(1, ITERS + 1):
         diff = max_difference(weights(single / f'iter_{it}.pth'), weights(tmp_path / 'work' / f'iter_{it}.pth'))
@@ -83,10 +108,10 @@ def test_two_gloo_processes_equal_one_process_with_the_same_total_batch(single, 
         assert diff < 1e-5, (it, diff)
 
 
-def test_fsdp_on_two_gloo_processes(single, tmp_path, synthetic_data):
+def test_fsdp_on_two_gloo_processes(single, init, tmp_path, synthetic_data):
     """--strategy fsdp: FlexibleRunner + FSDPStrategy (our blocks as FSDP units, layer decay on the original
     parameters); rank 0 saves a full state dict with the plain names, equal to the one-process run."""
-    dist_train(write_config(tmp_path / 'cfg.py', BATCH // 2), tmp_path / 'work', 2, synthetic_data,
+    dist_train(write_config(tmp_path / 'cfg.py', BATCH // 2, init), tmp_path / 'work', 2, synthetic_data,
                '--strategy', 'fsdp')
     ckpt = tmp_path / 'work' / f'iter_{ITERS}.pth'
     assert ckpt.is_file(), sorted(os.listdir(tmp_path / 'work'))
@@ -95,7 +120,7 @@ def test_fsdp_on_two_gloo_processes(single, tmp_path, synthetic_data):
     assert diff < 1e-5, diff
 
 
-def test_auto_resume_falls_back_to_the_newest_intact_checkpoint(single, tmp_path, synthetic_data):
+def test_auto_resume_falls_back_to_the_newest_intact_checkpoint(single, init, tmp_path, synthetic_data):
     """The last checkpoint is truncated: --resume continues from the one before, keeps the bad file (renamed) and
     ends with the same weights as the uninterrupted run."""
     work = tmp_path / 'work'
@@ -105,7 +130,7 @@ def test_auto_resume_falls_back_to_the_newest_intact_checkpoint(single, tmp_path
     data = (single / f'iter_{ITERS}.pth').read_bytes()
     (work / f'iter_{ITERS}.pth').write_bytes(data[:len(data) // 2])
     (work / 'last_checkpoint').write_text(str(work / f'iter_{ITERS}.pth'))
-    proc = run_tool('train.py', write_config(tmp_path / 'cfg.py', BATCH), '--work-dir', work, '--resume',
+    proc = run_tool('train.py', write_config(tmp_path / 'cfg.py', BATCH, init), '--work-dir', work, '--resume',
                     data_root=synthetic_data)
     log = proc.stdout + proc.stderr
     assert f'iter_{ITERS}.pth (truncated' in log and f'newest intact one, {work / f"iter_{ITERS - 1}.pth"}' in log
