@@ -62,6 +62,15 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             raise ValueError(f'layer_decay_rate must be in (0, 1], got {rate}')
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
+    def __call__(self, model: nn.Module):
+        # FSDP keeps the unsharded shapes in its flat parameters, the root's included; mmengine's __call__ passes
+        # only the wrapped module (``model.module``) on to add_params, so they are read here
+        self._shapes = original_shapes(model)
+        try:
+            return super().__call__(model)
+        finally:
+            self._shapes = None
+
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
         cfg = self.paramwise_cfg
         rate, decay_type = cfg['layer_decay_rate'], cfg['decay_type']
@@ -82,7 +91,7 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
         # under FSDP (use_orig_params=True) names carry wrapper prefixes and parameters are flat 1-D shards
         named = [(clean_param_name(name), param) for name, param in module.named_parameters()]
-        shapes = original_shapes(module)
+        shapes = getattr(self, '_shapes', None) or original_shapes(module)
         num_layers = 1
         layer_of = {}
         for name, param in named:
