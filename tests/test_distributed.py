@@ -67,15 +67,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def dist_train(config: Path, work_dir: Path, procs: int, data_root: Path, *args) -> subprocess.CompletedProcess:
-    """bash tools/dist_train.sh with this interpreter's environment as the project venv (MMCONVMAE_VENV)."""
+def launch(script: str, *args, data_root: Path) -> subprocess.CompletedProcess:
+    """bash tools/<script> with this interpreter's environment as the project venv (MMCONVMAE_VENV)."""
     env = dict(os.environ, MMCONVMAE_VENV=str(Path(sys.executable).parent.parent), MMCONVMAE_DATA=str(data_root),
                PORT=str(free_port()), PYTHONWARNINGS='ignore')
-    proc = subprocess.run(['bash', str(ROOT / 'tools/dist_train.sh'), str(config), str(procs), '--work-dir',
-                           str(work_dir), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f'dist_train.sh exited with {proc.returncode}\n{proc.stdout[-3000:]}\n' \
+    proc = subprocess.run(['bash', str(ROOT / 'tools' / script), *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f'{script} exited with {proc.returncode}\n{proc.stdout[-3000:]}\n' \
                                  f'{proc.stderr[-6000:]}'
     return proc
+
+
+def dist_train(config: Path, work_dir: Path, procs: int, data_root: Path, *args) -> subprocess.CompletedProcess:
+    return launch('dist_train.sh', config, procs, '--work-dir', work_dir, *args, data_root=data_root)
 
 
 def weights(path: Path) -> dict:
@@ -109,6 +113,9 @@ def test_two_gloo_processes_equal_one_process_with_the_same_total_batch(single, 
         print(f'iteration {it}: max |w(1 process, batch {BATCH}) - w(2 processes, batch {BATCH // 2} each)| = '
               f'{diff:.3g}')
         assert diff < 1e-5, (it, diff)
+    test = launch('dist_test.sh', tmp_path / 'cfg.py', tmp_path / 'work' / f'iter_{ITERS}.pth', 2, '--work-dir',
+                  tmp_path / 'test', data_root=synthetic_data)
+    assert 'accuracy/top1' in test.stdout + test.stderr
 
 
 def test_fsdp_on_two_gloo_processes(single, init, tmp_path, synthetic_data):

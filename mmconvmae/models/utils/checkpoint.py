@@ -5,7 +5,7 @@ import pickle
 import re
 import zipfile
 from collections import Counter, OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
