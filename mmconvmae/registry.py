@@ -9,6 +9,7 @@ any mmdet / mmseg / mmpretrain config can name our modules with the scope prefix
 
 The prefix makes mmengine import ``mmconvmae.registry`` and then the ``locations`` below.
 """
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
@@ -29,5 +30,7 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='mmconvmae', locations=['mmconvmae.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmconvmae', locations=['mmconvmae.engine'])
+# e.g. the FSDP auto-wrap policy ``mmconvmae.block_wrap_policy``
+FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, scope='mmconvmae', locations=['mmconvmae.engine.fsdp'])
 
-__all__ = ['MODELS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'OPTIM_WRAPPERS', 'HOOKS']
+__all__ = ['MODELS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'OPTIM_WRAPPERS', 'HOOKS', 'FUNCTIONS']

@@ -2,13 +2,15 @@
 
     python tools/train.py configs/mask_rcnn_convmae_base_coco.py [--work-dir DIR] [--amp [--amp-dtype DTYPE]]
         [--compile] [--resume [CKPT]]
-    bash tools/dist_train.sh CONFIG NUM_GPUS [args]        # torchrun, one node or many
+    bash tools/dist_train.sh CONFIG NUM_GPUS [args]        # torchrun, one node or many (gloo on CPU-only machines)
+    bash tools/dist_train.sh CONFIG NUM_GPUS --strategy fsdp   # sharded (FlexibleRunner + FSDPStrategy)
 """
 import argparse
 import os
 
 from mmengine.config import DictAction
 
+from mmconvmae.engine.fsdp import enable_fsdp
 from mmconvmae.engine.launch import build_runner, enable_amp, enable_compile, load_config
 
 
@@ -33,6 +35,9 @@ def parse_args(argv=None):
                         help='override config entries, e.g. train_cfg.max_iters=100 model.backbone.arch=tiny')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher (multi-GPU / multi-node runs go through mmengine)')
+    parser.add_argument('--strategy', choices=['fsdp'],
+                        help="fsdp: shard parameters, gradients and optimizer states (mmengine's FlexibleRunner with "
+                             'FSDPStrategy; for the huge arches; needs a distributed launch)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if args.amp_dtype and not args.amp:
@@ -58,6 +63,8 @@ def main(argv=None):
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    if args.strategy == 'fsdp':
+        enable_fsdp(cfg)
     runner = build_runner(cfg)
     runner.train()
     return runner

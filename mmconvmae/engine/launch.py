@@ -1,11 +1,16 @@
 """Config handling shared by ``tools/train.py`` and ``tools/test.py``: one CLI for mmdet, mmseg and mmpretrain
 configs, dispatched on the config's ``default_scope``."""
+import contextlib
+import glob
 import importlib
+import logging
 import os
 import os.path as osp
-from typing import Optional
+import re
+from typing import List, Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 
 #: default_scope -> (package, what it trains, pickle-dump metric for --out)
 SCOPES = {
@@ -152,9 +157,144 @@ def enable_tta(cfg: Config) -> None:
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
 
+def _has_accelerator() -> bool:
+    import torch
+    from mmengine.device import is_mlu_available, is_musa_available, is_npu_available
+    return torch.cuda.is_available() or is_npu_available() or is_mlu_available() or is_musa_available()
+
+
+@contextlib.contextmanager
+def _without_cuda_set_device():
+    """mmengine's ``_init_dist_pytorch`` / ``_init_dist_mpi`` call ``torch.cuda.set_device(local_rank)``, which fails
+    on machines without a CUDA driver; there is no device to select there, so it is skipped for that call."""
+    import torch
+    set_device = torch.cuda.set_device
+    torch.cuda.set_device = lambda device: None
+    try:
+        yield
+    finally:
+        torch.cuda.set_device = set_device
+
+
+def setup_distributed(cfg: Config) -> None:
+    """Distributed runs (``--launcher pytorch|slurm|mpi``) on machines without GPU / NPU / MLU: torch.distributed
+    with gloo (the config's ``nccl`` cannot work there) and DDP / FSDP wrappers for CPU modules. The process group
+    is set up by mmengine's ``init_dist`` as in any run, before the runner (which then finds it initialised).
+    With an accelerator nothing changes (NCCL as configured)."""
+    if cfg.launcher == 'none' or _has_accelerator():
+        return
+    import torch.distributed as torch_dist
+    from mmengine.dist import init_dist
+    env_cfg = ConfigDict(cfg.get('env_cfg') or {})
+    dist_cfg = ConfigDict(env_cfg.get('dist_cfg') or {})
+    if dist_cfg.get('backend', 'nccl') != 'gloo':
+        print_log(f"No GPU: torch.distributed backend 'gloo' instead of {dist_cfg.get('backend', 'nccl')!r}",
+                  logger='current')
+    dist_cfg.backend = 'gloo'
+    env_cfg.dist_cfg = dist_cfg
+    cfg.env_cfg = env_cfg
+    if not torch_dist.is_initialized():
+        with _without_cuda_set_device():
+            init_dist(cfg.launcher, **dist_cfg)
+    if cfg.get('runner_type') == 'FlexibleRunner':  # DDPStrategy / FSDPStrategy pass device_ids=[LOCAL_RANK]
+        strategy = ConfigDict(cfg.get('strategy') or dict(type='DDPStrategy'))
+        wrapper = ConfigDict(strategy.get('model_wrapper') or {})
+        if strategy.get('type') == 'DDPStrategy':
+            wrapper.setdefault('type', 'MMDistributedDataParallel')
+            wrapper.setdefault('broadcast_buffers', False)
+            wrapper.device_ids = None
+        elif strategy.get('type') == 'FSDPStrategy':
+            wrapper.device_id = 'cpu'  # FSDP on CPU (torch >= 2.4); with GPUs it is LOCAL_RANK
+        strategy.model_wrapper = wrapper
+        cfg.strategy = strategy
+    else:  # Runner.wrap_model: device_ids=[LOCAL_RANK] unless the wrapper config says otherwise
+        wrapper = ConfigDict(cfg.get('model_wrapper_cfg') or dict(
+            type='MMDistributedDataParallel', broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False)))
+        wrapper.device_ids = None
+        cfg.model_wrapper_cfg = wrapper
+
+
+_CKPT_NAME = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
+
+
+def _run_rank() -> int:
+    """The rank of this process from the launcher's environment (before torch.distributed is set up)."""
+    for var in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK'):
+        if var in os.environ:
+            return int(os.environ[var])
+    return 0
+
+
+def _resume_candidates(work_dir: str) -> List[str]:
+    """Checkpoints of ``work_dir``, newest first: the one ``last_checkpoint`` names, then ``iter_N.pth`` /
+    ``epoch_N.pth`` by decreasing N (then modification time)."""
+    from mmengine.runner import find_latest_checkpoint
+    found = []
+    latest = find_latest_checkpoint(work_dir)
+    if latest:
+        found.append(latest if osp.isabs(latest) else osp.join(work_dir, latest))
+    files = [f for f in glob.glob(osp.join(work_dir, '*.pth')) if _CKPT_NAME.match(osp.basename(f))]
+    files.sort(key=lambda f: (int(_CKPT_NAME.match(osp.basename(f)).group(2)), osp.getmtime(f)), reverse=True)
+    found += [f for f in files if osp.abspath(f) not in {osp.abspath(x) for x in found}]
+    return found
+
+
+def _set_aside(path: str) -> str:
+    """Renames an unreadable checkpoint to ``<path>.unreadable[.N]`` (nothing is deleted or overwritten), so the
+    resumed run does not save over it when it reaches that iteration again."""
+    target, n = path + '.unreadable', 1
+    while osp.exists(target):
+        target, n = f'{path}.unreadable.{n}', n + 1
+    os.rename(path, target)
+    return target
+
+
+def resolve_checkpoints(cfg: Config) -> None:
+    """Checks the checkpoint a run will load before the runner reads it.
+
+    - ``load_from`` (``tools/test.py CHECKPOINT``, ``--resume CHECKPOINT``): an empty, truncated or non-torch file
+      raises naming the file and what is wrong with it.
+    - auto-resume (``--resume`` without a path): the newest checkpoint of the work dir that is intact; newer
+      unreadable ones are reported with a warning and renamed to ``*.unreadable`` (kept, never overwritten).
+    """
+    from mmconvmae.models.utils.checkpoint import checkpoint_problem
+    load_from = cfg.get('load_from')
+    if load_from:
+        problem = checkpoint_problem(load_from)
+        if problem is not None:
+            error = FileNotFoundError if problem == 'the file does not exist' else RuntimeError
+            raise error(f'Cannot use the checkpoint {load_from}: {problem}')
+        return
+    if not cfg.get('resume') or not osp.isdir(cfg.work_dir):
+        return
+    bad = []
+    for path in _resume_candidates(cfg.work_dir):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            if bad:
+                print_log(f'Auto-resume: the newest checkpoint(s) of {cfg.work_dir} cannot be read: '
+                          + '; '.join(f'{p} ({why})' for p, why in bad)
+                          + f'. Resuming from the newest intact one, {path}.', logger='current', level=logging.WARNING)
+            cfg.load_from = path
+            break
+        bad.append((path, problem))
+    else:
+        if bad:
+            raise RuntimeError(f'Auto-resume: no checkpoint of {cfg.work_dir} can be read: '
+                               + '; '.join(f'{p} ({why})' for p, why in bad))
+    if _run_rank() == 0:
+        for path, _ in bad:
+            if osp.isfile(path):
+                print_log(f'Keeping the unreadable {path} as {_set_aside(path)}', logger='current',
+                          level=logging.WARNING)
+
+
 def build_runner(cfg: Config):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     check_data_roots(cfg)
     os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
+    resolve_checkpoints(cfg)
+    setup_distributed(cfg)
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

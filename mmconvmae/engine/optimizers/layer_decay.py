@@ -10,6 +10,7 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 from mmengine.optim import DefaultOptimWrapperConstructor
 
 from mmconvmae.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from ..fsdp import clean_param_name, original_shapes
 
 DECAY_TYPES = ('layer_wise', 'stage_wise', 'per_stage')
 #: parameter-name substrings that never get weight decay, whatever the backbone
@@ -88,6 +89,15 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 raise TypeError(f'{key} must be a list of name substrings, got the string {paramwise_cfg[key]!r}')
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
+    def __call__(self, model: nn.Module):
+        # FSDP keeps the unsharded shapes in its flat parameters, the root's included; mmengine's __call__ passes
+        # only the wrapped module (``model.module``) on to add_params, so they are read here
+        self._shapes = original_shapes(model)
+        try:
+            return super().__call__(model)
+        finally:
+            self._shapes = None
+
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
         cfg = self.paramwise_cfg
         rate, decay_type = cfg['layer_decay_rate'], cfg['decay_type']
@@ -114,9 +124,12 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                            for mod_name, mod in module.named_modules() if isinstance(mod, norm_types)
                            for n, _ in mod.named_parameters(recurse=False)}
 
+        # under FSDP (use_orig_params=True) names carry wrapper prefixes and parameters are flat 1-D shards
+        named = [(clean_param_name(name), param) for name, param in module.named_parameters()]
+        shapes = getattr(self, '_shapes', None) or original_shapes(module)
         num_layers = 1
         layer_of = {}
-        for name, param in module.named_parameters():
+        for name, param in named:
             for child_name, child in depth_modules.items():
                 child_prefix = f'{child_name}.' if child_name else ''
                 if name.startswith(child_prefix):
@@ -136,7 +149,7 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 layer_of[name] = (num_layers - 1, num_layers)
 
         groups = OrderedDict()
-        for name, param in module.named_parameters():
+        for name, param in named:
             if not param.requires_grad:
                 continue
             layer_id, n = layer_of.get(name, (num_layers - 1, num_layers))
@@ -146,7 +159,7 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 decay_mult = cfg['norm_decay_mult']
             elif name.endswith('.bias'):
                 decay_mult = cfg.get('bias_decay_mult', 0.0)
-            elif param.ndim <= 1:
+            elif len(shapes.get(id(param), param.shape)) <= 1:
                 decay_mult = cfg.get('flat_decay_mult', 0.0)
             elif any(word in name for word in no_decay_words):
                 decay_mult = cfg.get('no_decay_mult', 0.0)

@@ -146,6 +146,10 @@ class Conv2Former(BaseBackbone):
 
     Input: (N, in_channels, H, W) with H and W multiples of 32.
     """
+
+    checkpoint_family = 'Conv2Former'
+    expected_missing_keys = (r'norm\d\.',)  # the output norms of dense backbones (docs/conv2former.md)
+
     arch_zoo = {
         **dict.fromkeys(['n', 'nano'], dict(depths=[2, 2, 8, 2], dims=[64, 128, 256, 512], kernel_size=7)),
         **dict.fromkeys(['t', 'tiny'], dict(depths=[3, 3, 12, 3], dims=[72, 144, 288, 576], kernel_size=11)),

@@ -397,6 +397,12 @@ class ConvMAE(BaseBackbone):
     ``out_indices`` with strides s = (4, 8, 16, 32) and channels (C1, C2, C3, C3) (base: 256, 384, 768, 768); with
     ``downsample32='conv'`` level 3 is (N, C3, (h - 3) // 2 + 1, ...) for a stage-3 grid h, as in the official SEG.
     """
+
+    checkpoint_family = 'ConvMAE'
+    expected_missing_keys = (
+        r'(windowed|global)_rel_pos_bias\.', r'blocks3\.\d+\.(attn\.relative_position_bias_table|gamma_[12])$',
+        r'fpn\.', r'fc_norm\.')  # what the det / seg / fine-tuning layouts add (docs/convmae.md)
+
     arch_zoo = {
         # ViT-S analogue, not an official shape (no weights)
         'small': dict(embed_dims=[128, 256, 384], depths=[2, 2, 11], num_heads=6),

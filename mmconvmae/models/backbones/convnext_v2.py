@@ -83,6 +83,10 @@ class ConvNeXtV2(BaseBackbone):
 
     Input: (N, in_channels, H, W) with H and W multiples of 32.
     """
+
+    checkpoint_family = 'ConvNeXt V2'
+    expected_missing_keys = (r'norm\d\.',)  # the output norms of dense backbones (docs: README)
+
     arch_zoo = {
         'atto': dict(depths=[2, 2, 6, 2], dims=[40, 80, 160, 320]),
         'femto': dict(depths=[2, 2, 6, 2], dims=[48, 96, 192, 384]),

@@ -217,6 +217,10 @@ class HiViT(BaseBackbone):
 
     Input: (B, C, H, W) with H, W multiples of 16 (of 32 when a 1/32 level is made downstream).
     """
+
+    checkpoint_family = 'iTPN / HiViT'
+    expected_missing_keys = (r'blocks\.\d+\.attn\.relative_position_bias_table$', r'fc_norm\.')  # docs/itpn.md
+
     arch_zoo = {
         **dict.fromkeys(['b', 'base'], dict(embed_dims=512, depths=[3, 3, 24], num_heads=8)),
         **dict.fromkeys(['l', 'large'], dict(embed_dims=768, depths=[2, 2, 40], num_heads=12)),

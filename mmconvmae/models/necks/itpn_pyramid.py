@@ -44,6 +44,9 @@ class iTPNPyramid(BaseBackbone):
         with_cp: activation checkpointing of the blocks.
     """
 
+    checkpoint_family = 'iTPN / HiViT'
+    expected_missing_keys = ()
+
     def __init__(self, in_channels: int = 512, fpn_dim: int = 256, fpn_depth: int = 2, mlp_ratio: float = 4.,
                  out_type: str = 'pyramid', num_outs: int = 5, norm_eps: float = 1e-6, with_cp: bool = False,
                  init_cfg=None):

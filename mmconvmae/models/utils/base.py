@@ -54,13 +54,20 @@ class BaseBackbone(BaseModule):
     Subclasses implement ``_freeze_stages()``, ``get_layer_depth()`` and, to read official checkpoints,
     ``adapt_pretrained(state_dict)`` (official names/shapes -> ours; must be a no-op on our own keys).
 
-    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None)`` is handled by
+    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None, min_loaded=1.0)`` is handled by
     :func:`load_pretrained`: weights are first initialised as usual, then the checkpoint is loaded over them,
-    the missing/unexpected keys are logged, and a shape mismatch raises naming the key.
+    the missing/unexpected keys are logged, a shape mismatch raises naming the key, and a checkpoint that leaves
+    more than ``1 - min_loaded`` of the tensors outside ``expected_missing_keys`` missing raises naming the file,
+    the family it looks like and the prefix to use.
     """
 
     #: substrings of parameter names that get no weight decay (besides 1-D params and biases)
     no_weight_decay_keywords: Tuple[str, ...] = ()
+    #: the family name :func:`describe_checkpoint` gives to checkpoints this module reads
+    checkpoint_family: Optional[str] = None
+    #: regexes (``re.match``) of state-dict keys a pretrained checkpoint may leave missing: parameters that the
+    #: downstream layouts add (created new in the official code too); documented per family in docs/
+    expected_missing_keys: Tuple[str, ...] = ()
 
     def __init__(self, norm_eval: bool = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
@@ -73,7 +80,7 @@ class BaseBackbone(BaseModule):
             super().init_weights()
             self.init_cfg = cfg
             load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
-                            map_location=cfg.get('map_location', 'cpu'))
+                            map_location=cfg.get('map_location', 'cpu'), min_loaded=cfg.get('min_loaded', 1.0))
             self._is_init = True
         else:
             super().init_weights()
