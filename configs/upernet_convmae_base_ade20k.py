@@ -12,18 +12,11 @@
 #   never equal the 'backbone.'-prefixed names it sees, so pos_embed and the relative-position tables are decayed
 #   (reproduced with no_decay_keywords=(); drop it to exempt them; docs/convmae.md).
 # Expected with the 1600-epoch IN-1K encoder: 51.7 mIoU (single scale; paper / README).
-_base_ = [
-    'mmseg::_base_/models/upernet_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    './_base_/seg_runtime.py',
-]
-crop_size = (512, 512)
+_base_ = './_base_/upernet_ade20k_160k.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 checkpoint = 'checkpoints/convmae_base_1600e_in1k.pth'  # the released encoder (see the Mask R-CNN config)
 
 model = dict(
-    pretrained=None,
-    data_preprocessor=dict(size=crop_size),
     backbone=dict(
         _delete_=True,
         type='mmconvmae.ConvMAE',
@@ -38,22 +31,6 @@ model = dict(
         drop_path_rate=0.2,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     decode_head=dict(in_channels=[256, 384, 768, 768], channels=768, num_classes=150),
-    auxiliary_head=dict(in_channels=768, num_classes=150),
-    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
+    auxiliary_head=dict(in_channels=768, num_classes=150))
 
-train_dataloader = dict(batch_size=2)
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.75, no_decay_keywords=()),
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, begin=1500, end=160000, eta_min=0.0, by_epoch=False),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=160000, val_interval=16000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=16000, max_keep_ckpts=3))
-auto_scale_lr = dict(enable=False, base_batch_size=16)
+optim_wrapper = dict(optimizer=dict(lr=1e-4), paramwise_cfg=dict(layer_decay_rate=0.75, no_decay_keywords=()))

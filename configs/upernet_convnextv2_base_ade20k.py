@@ -11,17 +11,10 @@
 # (2048, 512) with flip, i.e. the BEiT `--aug-test` that ConvNeXt's README uses (its `_ms` configs infer in
 # 'whole' mode: add `--cfg-options model.test_cfg.mode=whole` to match that too).
 # Expected: 52.1 mIoU multi-scale (paper Table 7).
-_base_ = [
-    'mmseg::_base_/models/upernet_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    './_base_/seg_runtime.py',
-]
-crop_size = (512, 512)
+_base_ = './_base_/upernet_ade20k_160k.py'
 checkpoint = 'https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_base_1k_224_ema.pt'
 
 model = dict(
-    pretrained=None,
-    data_preprocessor=dict(size=crop_size),
     backbone=dict(
         _delete_=True,
         type='mmconvmae.ConvNeXtV2',
@@ -31,22 +24,6 @@ model = dict(
         drop_path_rate=0.4,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     decode_head=dict(in_channels=[128, 256, 512, 1024], channels=512, num_classes=150),
-    auxiliary_head=dict(in_channels=512, num_classes=150),
-    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
+    auxiliary_head=dict(in_channels=512, num_classes=150))
 
-train_dataloader = dict(batch_size=2)
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='per_stage', num_layers=12),
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, begin=1500, end=160000, eta_min=0.0, by_epoch=False),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=160000, val_interval=16000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=16000, max_keep_ckpts=3))
-auto_scale_lr = dict(enable=False, base_batch_size=16)
+optim_wrapper = dict(optimizer=dict(lr=1e-4), paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='per_stage', num_layers=12))

@@ -14,17 +14,10 @@
 # Deliberate difference: no relative position bias (the official config adds new, randomly initialised rpe
 # tables, so that pixel-pretrained models have random parameters inside the backbone).
 # Expected: 53.5 mIoU (pixel 1600e), 54.7 (CLIP-B 800e).
-_base_ = [
-    'mmseg::_base_/models/upernet_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    './_base_/seg_runtime.py',
-]
-crop_size = (512, 512)
+_base_ = './_base_/upernet_ade20k_160k.py'
 pretrained = 'work_dirs/itpn_pixel_base_1600e_in1k/epoch_1600.pth'
 
 model = dict(
-    pretrained=None,
-    data_preprocessor=dict(size=crop_size),
     backbone=dict(
         _delete_=True,
         type='mmconvmae.HiViT',
@@ -45,22 +38,6 @@ model = dict(
         norm_eps=1e-5,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='neck.')),
     decode_head=dict(in_channels=[384, 512, 768, 768], channels=768, num_classes=150),
-    auxiliary_head=dict(in_channels=768, in_index=2, num_classes=150),
-    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
+    auxiliary_head=dict(in_channels=768, in_index=2, num_classes=150))
 
-train_dataloader = dict(batch_size=2)
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.9**(13 / 32), num_layers=30, no_decay_keywords=()),
-    optimizer=dict(type='AdamW', lr=3e-5, betas=(0.9, 0.999), weight_decay=0.05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, begin=1500, end=160000, eta_min=0.0, by_epoch=False),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=160000, val_interval=16000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=16000, max_keep_ckpts=3))
-auto_scale_lr = dict(enable=False, base_batch_size=16)
+optim_wrapper = dict(optimizer=dict(lr=3e-5), paramwise_cfg=dict(layer_decay_rate=0.9**(13 / 32), num_layers=30, no_decay_keywords=()))
