@@ -10,8 +10,8 @@
 # Expected (paper, secondary source): 48.0 box AP.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
-    './_base_/det_runtime.py',
+    './_base_/datasets/coco_instance_ms_crop.py',
+    './_base_/schedules/mask_rcnn_adamw_3x.py',
 ]
 # Official IN-1K Conv2Former-T (timm .pth.tar from the authors' Baidu pan link in HVision-NKU/Conv2Former; it
 # carries a pickled `args`, which mmconvmae's loader accepts). Official names load as they are (`head`/`pred`
@@ -30,36 +30,6 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     neck=dict(in_channels=[72, 144, 288, 576]))
 
-backend_args = None
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='RandomChoice',
-         transforms=[
-             [dict(type='RandomChoiceResize', scales=[(s, 1333) for s in range(480, 801, 32)], keep_ratio=True)],
-             [
-                 dict(type='RandomChoiceResize', scales=[(400, 1333), (500, 1333), (600, 1333)], keep_ratio=True),
-                 dict(type='RandomCrop', crop_type='absolute_range', crop_size=(384, 600), allow_negative_crop=True),
-                 dict(type='RandomChoiceResize', scales=[(s, 1333) for s in range(480, 801, 32)], keep_ratio=True),
-             ],
-         ]),
-    dict(type='PackDetInputs'),
-]
-train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
-
-max_epochs = 36
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=6)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.95, decay_type='stage_wise', num_layers=7),
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[27, 33], gamma=0.1),
-]
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
+    optimizer=dict(lr=1e-4), paramwise_cfg=dict(layer_decay_rate=0.95, decay_type='stage_wise', num_layers=7))
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -13,7 +13,7 @@
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     './_base_/datasets/coco_instance_lsj.py',
-    './_base_/det_runtime.py',
+    './_base_/schedules/mask_rcnn_adamw_3x.py',
 ]
 image_size = (1024, 1024)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
@@ -57,20 +57,15 @@ test_dataloader = val_dataloader
 
 max_epochs = 25
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
     # the official DET has no layer decay; weight decay as detectron2 (see the header)
     paramwise_cfg=dict(layer_decay_rate=1.0, norm_decay_mult=0.0, bias_decay_mult=1.0, flat_decay_mult=1.0,
                        no_decay_keywords=('pos_embed', 'relative_position_bias_table')),
-    optimizer=dict(type='AdamW', lr=8e-5, betas=(0.9, 0.999), weight_decay=0.1))
+    optimizer=dict(lr=8e-5, weight_decay=0.1))
 # 25 epochs at batch 32 = 92,187 iterations; the official warm-up is 0.5% of them (461) from a factor of 0.001
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=461),
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs,
          convert_to_iter_based=True),
 ]
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
 auto_scale_lr = dict(enable=False, base_batch_size=32)

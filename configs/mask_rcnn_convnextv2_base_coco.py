@@ -6,7 +6,7 @@
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     './_base_/datasets/coco_instance_lsj.py',
-    './_base_/det_runtime.py',
+    './_base_/schedules/mask_rcnn_adamw_3x.py',
 ]
 image_size = (1024, 1024)
 # FCMAE-pretrained encoder released by the authors (no head, no final norm); loaded with official key names.
@@ -25,18 +25,5 @@ model = dict(
     neck=dict(in_channels=[128, 256, 512, 1024]),
     test_cfg=dict(rcnn=dict(nms=dict(type='soft_nms', iou_threshold=0.5))))
 
-max_epochs = 36
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=6)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.95, decay_type='stage_wise'),
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[27, 33], gamma=0.1),
-]
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
+optim_wrapper = dict(optimizer=dict(lr=1e-4), paramwise_cfg=dict(layer_decay_rate=0.95, decay_type='stage_wise'))
 auto_scale_lr = dict(enable=False, base_batch_size=32)

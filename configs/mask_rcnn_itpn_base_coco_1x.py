@@ -16,8 +16,8 @@
 # Expected (pixel, 1600e pretraining): 53.0 box AP / 46.5 mask AP (CLIP-B 800e: 53.2 / 46.6).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
-    './_base_/det_runtime.py',
+    './_base_/datasets/coco_instance_ms_crop.py',
+    './_base_/schedules/mask_rcnn_adamw_3x.py',
 ]
 # our pixel pretraining (./pretrain/itpn_pixel_base_1600e_in1k.py), or an official file converted by
 # `python tools/convert/itpn.py itpn_base_pixel.pth itpn_base_pixel_mm.pth` (same layout)
@@ -64,33 +64,15 @@ model = dict(
             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
             loss_bbox=dict(type='GIoULoss', loss_weight=10.0))))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='RandomChoice',
-         transforms=[
-             [dict(type='RandomChoiceResize', scales=[(s, 1333) for s in range(480, 801, 32)], keep_ratio=True)],
-             [dict(type='RandomChoiceResize', scales=[(400, 1333), (500, 1333), (600, 1333)], keep_ratio=True),
-              dict(type='RandomCrop', crop_type='absolute_range', crop_size=(384, 600), allow_negative_crop=True),
-              dict(type='RandomChoiceResize', scales=[(s, 1333) for s in range(480, 801, 32)], keep_ratio=True)],
-         ]),
-    dict(type='PackDetInputs'),
-]
-train_dataloader = dict(batch_size=2, num_workers=4, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(num_workers=4)
 
 max_epochs = 12
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.9, num_layers=30, top_layer_keys=('absolute_pos_embed', )),
-    optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.05))
+    optimizer=dict(lr=2e-4),
+    paramwise_cfg=dict(layer_decay_rate=0.9, num_layers=30, top_layer_keys=('absolute_pos_embed', )))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[9, 11], gamma=0.1),
 ]
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
 auto_scale_lr = dict(enable=False, base_batch_size=64)

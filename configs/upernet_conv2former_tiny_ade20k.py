@@ -24,4 +24,6 @@ model = dict(
     decode_head=dict(in_channels=[72, 144, 288, 576], channels=512, num_classes=150),
     auxiliary_head=dict(in_channels=288, num_classes=150))
 
-optim_wrapper = dict(optimizer=dict(lr=1e-4), paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='per_stage', num_layers=6))
+optim_wrapper = dict(
+    optimizer=dict(lr=1e-4),
+    paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='per_stage', num_layers=6))

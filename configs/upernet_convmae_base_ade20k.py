@@ -33,4 +33,6 @@ model = dict(
     decode_head=dict(in_channels=[256, 384, 768, 768], channels=768, num_classes=150),
     auxiliary_head=dict(in_channels=768, num_classes=150))
 
-optim_wrapper = dict(optimizer=dict(lr=1e-4), paramwise_cfg=dict(layer_decay_rate=0.75, no_decay_keywords=()))
+optim_wrapper = dict(
+    optimizer=dict(lr=1e-4),
+    paramwise_cfg=dict(layer_decay_rate=0.75, no_decay_keywords=()))

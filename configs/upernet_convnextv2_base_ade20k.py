@@ -26,4 +26,6 @@ model = dict(
     decode_head=dict(in_channels=[128, 256, 512, 1024], channels=512, num_classes=150),
     auxiliary_head=dict(in_channels=512, num_classes=150))
 
-optim_wrapper = dict(optimizer=dict(lr=1e-4), paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='per_stage', num_layers=12))
+optim_wrapper = dict(
+    optimizer=dict(lr=1e-4),
+    paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='per_stage', num_layers=12))

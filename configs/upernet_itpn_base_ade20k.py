@@ -40,4 +40,6 @@ model = dict(
     decode_head=dict(in_channels=[384, 512, 768, 768], channels=768, num_classes=150),
     auxiliary_head=dict(in_channels=768, in_index=2, num_classes=150))
 
-optim_wrapper = dict(optimizer=dict(lr=3e-5), paramwise_cfg=dict(layer_decay_rate=0.9**(13 / 32), num_layers=30, no_decay_keywords=()))
+optim_wrapper = dict(
+    optimizer=dict(lr=3e-5),
+    paramwise_cfg=dict(layer_decay_rate=0.9**(13 / 32), num_layers=30, no_decay_keywords=()))
