@@ -3,53 +3,43 @@
 # 2..4 = circle / rectangle / triangle; reduce_zero_label turns them into 4 classes (0 stays "other" = ignored).
 # A demo config inherits its entry config and this file, then takes e.g.
 #     train_dataloader = {{_base_.synthetic_ade.train_dataloader}}
+def _loader(split, sampler, batch_size, pipeline):
+    """A loader over one split of the synthetic ADE20K-layout set (4 classes after reduce_zero_label)."""
+    return dict(
+        _delete_=True,
+        batch_size=batch_size,
+        num_workers=0,
+        persistent_workers=False,
+        sampler=dict(type=sampler, shuffle=sampler == 'InfiniteSampler'),
+        dataset=dict(
+            type='BaseSegDataset',  # ADE20KDataset only accepts subsets of the 150 ADE classes
+            img_suffix='.jpg',
+            seg_map_suffix='.png',
+            reduce_zero_label=True,
+            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/ade/ADEChallengeData2016',
+            metainfo=dict(classes=('background', 'circle', 'rectangle', 'triangle'),
+                          palette=[[120, 120, 120], [180, 120, 120], [6, 230, 230], [80, 50, 50]]),
+            data_prefix=dict(img_path=f'images/{split}', seg_map_path=f'annotations/{split}'),
+            pipeline=pipeline))
+
+
 synthetic_ade = dict(
     classes=('background', 'circle', 'rectangle', 'triangle'),
-    train_dataloader=dict(
-        _delete_=True,
-        batch_size=2,
-        num_workers=0,
-        persistent_workers=False,
-        sampler=dict(type='InfiniteSampler', shuffle=True),
-        dataset=dict(
-            type='BaseSegDataset',  # ADE20KDataset only accepts subsets of the 150 ADE classes
-            img_suffix='.jpg',
-            seg_map_suffix='.png',
-            reduce_zero_label=True,
-            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/ade/ADEChallengeData2016',
-            metainfo=dict(classes=('background', 'circle', 'rectangle', 'triangle'),
-                          palette=[[120, 120, 120], [180, 120, 120], [6, 230, 230], [80, 50, 50]]),
-            data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations', reduce_zero_label=True),
-                dict(type='RandomResize', scale=(256, 128), ratio_range=(0.75, 1.5), keep_ratio=True),
-                dict(type='RandomCrop', crop_size=(128, 128), cat_max_ratio=0.75),
-                dict(type='RandomFlip', prob=0.5),
-                dict(type='PhotoMetricDistortion'),
-                dict(type='PackSegInputs'),
-            ])),
-    val_dataloader=dict(
-        _delete_=True,
-        batch_size=1,
-        num_workers=0,
-        persistent_workers=False,
-        sampler=dict(type='DefaultSampler', shuffle=False),
-        dataset=dict(
-            type='BaseSegDataset',  # ADE20KDataset only accepts subsets of the 150 ADE classes
-            img_suffix='.jpg',
-            seg_map_suffix='.png',
-            reduce_zero_label=True,
-            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/ade/ADEChallengeData2016',
-            metainfo=dict(classes=('background', 'circle', 'rectangle', 'triangle'),
-                          palette=[[120, 120, 120], [180, 120, 120], [6, 230, 230], [80, 50, 50]]),
-            data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='Resize', scale=(256, 128), keep_ratio=True),
-                dict(type='LoadAnnotations', reduce_zero_label=True),
-                dict(type='PackSegInputs'),
-            ])),
+    train_dataloader=_loader('training', 'InfiniteSampler', 2, [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', reduce_zero_label=True),
+        dict(type='RandomResize', scale=(256, 128), ratio_range=(0.75, 1.5), keep_ratio=True),
+        dict(type='RandomCrop', crop_size=(128, 128), cat_max_ratio=0.75),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PhotoMetricDistortion'),
+        dict(type='PackSegInputs'),
+    ]),
+    val_dataloader=_loader('validation', 'DefaultSampler', 1, [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(256, 128), keep_ratio=True),
+        dict(type='LoadAnnotations', reduce_zero_label=True),
+        dict(type='PackSegInputs'),
+    ]),
     evaluator=dict(_delete_=True, type='IoUMetric', iou_metrics=['mIoU']),
 )
 
