@@ -3,51 +3,42 @@
 # A demo config inherits its entry config and this file, then takes the pieces it needs, e.g.
 #     train_dataloader = {{_base_.synthetic_coco.train_dataloader}}
 # Everything sits inside three dicts so that no key collides with the entry config.
+def _loader(split, sampler, pipeline, loader_cfg=None, **dataset_cfg):
+    """A loader over one split of the synthetic COCO-format set, with extra loader / dataset fields."""
+    return dict(
+        _delete_=True,
+        batch_size=2,
+        num_workers=0,
+        persistent_workers=False,
+        **(loader_cfg or {}),
+        sampler=dict(type=sampler, shuffle=sampler == 'InfiniteSampler'),
+        dataset=dict(
+            type='CocoDataset',
+            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/coco/',
+            metainfo=dict(classes=('circle', 'rectangle', 'triangle')),
+            ann_file=f'annotations/instances_{split}.json',
+            data_prefix=dict(img=f'{split}/'),
+            **dataset_cfg,
+            pipeline=pipeline))
+
+
 synthetic_coco = dict(
-    train_dataloader=dict(
-        _delete_=True,
-        batch_size=2,
-        num_workers=0,
-        persistent_workers=False,
-        sampler=dict(type='InfiniteSampler', shuffle=True),
-        dataset=dict(
-            type='CocoDataset',
-            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/coco/',
-            metainfo=dict(classes=('circle', 'rectangle', 'triangle')),
-            ann_file='annotations/instances_train2017.json',
-            data_prefix=dict(img='train2017/'),
-            filter_cfg=dict(filter_empty_gt=True, min_size=8),
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-                dict(type='RandomResize', scale=(256, 256), ratio_range=(0.8, 1.25), keep_ratio=True),
-                dict(type='RandomCrop', crop_type='absolute_range', crop_size=(256, 256), recompute_bbox=True,
-                     allow_negative_crop=True),
-                dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
-                dict(type='RandomFlip', prob=0.5),
-                dict(type='PackDetInputs'),
-            ])),
-    val_dataloader=dict(
-        _delete_=True,
-        batch_size=2,
-        num_workers=0,
-        persistent_workers=False,
-        drop_last=False,
-        sampler=dict(type='DefaultSampler', shuffle=False),
-        dataset=dict(
-            type='CocoDataset',
-            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/coco/',
-            metainfo=dict(classes=('circle', 'rectangle', 'triangle')),
-            ann_file='annotations/instances_val2017.json',
-            data_prefix=dict(img='val2017/'),
-            test_mode=True,
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='Resize', scale=(256, 256), keep_ratio=True),
-                dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-                dict(type='PackDetInputs',
-                     meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-            ])),
+    train_dataloader=_loader('train2017', 'InfiniteSampler', [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        dict(type='RandomResize', scale=(256, 256), ratio_range=(0.8, 1.25), keep_ratio=True),
+        dict(type='RandomCrop', crop_type='absolute_range', crop_size=(256, 256), recompute_bbox=True,
+             allow_negative_crop=True),
+        dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PackDetInputs'),
+    ], filter_cfg=dict(filter_empty_gt=True, min_size=8)),
+    val_dataloader=_loader('val2017', 'DefaultSampler', [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(256, 256), keep_ratio=True),
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+    ], loader_cfg=dict(drop_last=False), test_mode=True),
     evaluator=dict(
         _delete_=True,
         type='CocoMetric',
