@@ -4,64 +4,49 @@
 #     train_dataloader = {{_base_.synthetic_imagenet.train_dataloader}}
 # and, for pretraining, {{_base_.synthetic_imagenet.pretrain_dataloader}} (64-pixel crops + flip, no labels) or
 # pretrain_dataloader_128 (128-pixel crops).
-def _pretrain_loader(crop):
-    """Self-supervised loader: random resized crops of ``crop`` pixels + flip, no labels."""
+def _loader(split, sampler, pipeline, loader_cfg=None, **dataset_cfg):
+    """A loader of 4 images over one split of the synthetic ImageNet-layout set, with extra loader / dataset
+    fields."""
     return dict(
         _delete_=True,
         batch_size=4,
         num_workers=0,
         persistent_workers=False,
-        sampler=dict(type='InfiniteSampler', shuffle=True),
-        collate_fn=dict(type='default_collate'),
+        sampler=dict(type=sampler, shuffle=sampler == 'InfiniteSampler'),
+        **(loader_cfg or {}),
         dataset=dict(
             type='ImageNet',
             data_root='{{$MMCONVMAE_DATA:data/synthetic}}/imagenet',
-            split='train',
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.2, 1.0), backend='pillow',
-                     interpolation='bicubic'),
-                dict(type='RandomFlip', prob=0.5),
-                dict(type='PackInputs'),
-            ]))
+            split=split,
+            **dataset_cfg,
+            pipeline=pipeline))
+
+
+def _pretrain_loader(crop):
+    """Self-supervised loader: random resized crops of ``crop`` pixels + flip, no labels."""
+    return _loader('train', 'InfiniteSampler', [
+        dict(type='LoadImageFromFile'),
+        dict(type='RandomResizedCrop', scale=crop, crop_ratio_range=(0.2, 1.0), backend='pillow',
+             interpolation='bicubic'),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PackInputs'),
+    ], loader_cfg=dict(collate_fn=dict(type='default_collate')))
 
 
 synthetic_imagenet = dict(
-    train_dataloader=dict(
-        _delete_=True,
-        batch_size=4,
-        num_workers=0,
-        persistent_workers=False,
-        sampler=dict(type='InfiniteSampler', shuffle=True),
-        dataset=dict(
-            type='ImageNet',
-            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/imagenet',
-            split='train',
-            metainfo=dict(classes=('circle', 'rectangle', 'triangle', 'ring')),
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.5, 1.0), backend='pillow',
-                     interpolation='bicubic'),
-                dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-                dict(type='PackInputs'),
-            ])),
-    val_dataloader=dict(
-        _delete_=True,
-        batch_size=4,
-        num_workers=0,
-        persistent_workers=False,
-        sampler=dict(type='DefaultSampler', shuffle=False),
-        dataset=dict(
-            type='ImageNet',
-            data_root='{{$MMCONVMAE_DATA:data/synthetic}}/imagenet',
-            split='val',
-            metainfo=dict(classes=('circle', 'rectangle', 'triangle', 'ring')),
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='ResizeEdge', scale=73, edge='short', backend='pillow', interpolation='bicubic'),
-                dict(type='CenterCrop', crop_size=64),
-                dict(type='PackInputs'),
-            ])),
+    train_dataloader=_loader('train', 'InfiniteSampler', [
+        dict(type='LoadImageFromFile'),
+        dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.5, 1.0), backend='pillow',
+             interpolation='bicubic'),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        dict(type='PackInputs'),
+    ], metainfo=dict(classes=('circle', 'rectangle', 'triangle', 'ring'))),
+    val_dataloader=_loader('val', 'DefaultSampler', [
+        dict(type='LoadImageFromFile'),
+        dict(type='ResizeEdge', scale=73, edge='short', backend='pillow', interpolation='bicubic'),
+        dict(type='CenterCrop', crop_size=64),
+        dict(type='PackInputs'),
+    ], metainfo=dict(classes=('circle', 'rectangle', 'triangle', 'ring'))),
     evaluator=dict(_delete_=True, type='Accuracy', topk=(1, 2)),
     pretrain_dataloader=_pretrain_loader(64),
     pretrain_dataloader_128=_pretrain_loader(128),
