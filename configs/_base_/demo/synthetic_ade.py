@@ -3,6 +3,9 @@
 # 2..4 = circle / rectangle / triangle; reduce_zero_label turns them into 4 classes (0 stays "other" = ignored).
 # A demo config inherits its entry config and this file, then takes e.g.
 #     train_dataloader = {{_base_.synthetic_ade.train_dataloader}}
+_base_ = './demo_runtime.py'  # demo_randomness
+
+
 def _loader(split, sampler, batch_size, pipeline):
     """A loader over one split of the synthetic ADE20K-layout set (4 classes after reduce_zero_label)."""
     return dict(
@@ -62,7 +65,3 @@ demo_seg_schedule = dict(
                         max_keep_ckpts=2),
         visualization=dict(type='SegVisualizationHook', interval=1)),  # tools/test.py --show-dir draws every image
 )
-
-# A fixed seed (demo configs set `randomness = {{_base_.demo_randomness}}`), so that a demo run reproduces the
-# README's figures; deterministic kernels are not forced (on CPU results still vary slightly with the thread count).
-demo_randomness = dict(seed=0, deterministic=False)

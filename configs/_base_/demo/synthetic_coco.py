@@ -3,6 +3,9 @@
 # A demo config inherits its entry config and this file, then takes the pieces it needs, e.g.
 #     train_dataloader = {{_base_.synthetic_coco.train_dataloader}}
 # Everything sits inside three dicts so that no key collides with the entry config.
+_base_ = './demo_runtime.py'  # demo_randomness
+
+
 def _loader(split, sampler, pipeline, loader_cfg=None, **dataset_cfg):
     """A loader over one split of the synthetic COCO-format set, with extra loader / dataset fields."""
     return dict(
@@ -75,7 +78,3 @@ demo_schedule = dict(
                         max_keep_ckpts=2)),
     log_processor=dict(type='LogProcessor', window_size=10, by_epoch=False),
 )
-
-# A fixed seed (demo configs set `randomness = {{_base_.demo_randomness}}`), so that a demo run reproduces the
-# README's figures; deterministic kernels are not forced (on CPU results still vary slightly with the thread count).
-demo_randomness = dict(seed=0, deterministic=False)

@@ -4,6 +4,9 @@
 #     train_dataloader = {{_base_.synthetic_imagenet.train_dataloader}}
 # and, for pretraining, {{_base_.synthetic_imagenet.pretrain_dataloader}} (64-pixel crops + flip, no labels) or
 # pretrain_dataloader_128 (128-pixel crops).
+_base_ = './demo_runtime.py'  # demo_randomness
+
+
 def _loader(split, sampler, pipeline, loader_cfg=None, **dataset_cfg):
     """A loader of 4 images over one split of the synthetic ImageNet-layout set, with extra loader / dataset
     fields."""
@@ -65,7 +68,3 @@ demo_cls_schedule = dict(
         visualization=dict(type='VisualizationHook', interval=1)),  # tools/test.py --show-dir draws every image
     log_processor=dict(type='LogProcessor', window_size=10, by_epoch=False),
 )
-
-# A fixed seed (demo configs set `randomness = {{_base_.demo_randomness}}`), so that a demo run reproduces the
-# README's figures; deterministic kernels are not forced (on CPU results still vary slightly with the thread count).
-demo_randomness = dict(seed=0, deterministic=False)
