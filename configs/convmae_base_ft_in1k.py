@@ -4,10 +4,7 @@
 # embeddings, pos_embed and stages 1-2 at layer 0, scale 0.65^12), drop path 0.1, global average pooling + fc_norm,
 # RandAugment (9, 0.5), random erasing 0.25, mixup 0.8 / cutmix 1.0, label smoothing 0.1, head init std 2e-5, AMP.
 # Expected: 85.0 top-1 (84.98 in the official log) from the 1600-epoch encoder.
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    './_base_/cls_runtime.py',
-]
+_base_ = './_base_/recipes/vit_ft_in1k_100e.py'
 checkpoint = 'checkpoints/convmae_base_1600e_in1k.pth'  # the released encoder (see the Mask R-CNN config)
 
 model = dict(
@@ -28,19 +25,4 @@ model = dict(
         init_cfg=dict(type='TruncNormal', layer='Linear', std=2e-5, bias=0.)),
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
 
-train_dataloader = dict(batch_size=32)
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.65),
-    optimizer=dict(type='AdamW', lr=5e-4 * 1024 / 256, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=5, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=5, end=100, convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
-auto_scale_lr = dict(enable=False, base_batch_size=1024)
+optim_wrapper = dict(optimizer=dict(lr=5e-4 * 1024 / 256), paramwise_cfg=dict(layer_decay_rate=0.65))

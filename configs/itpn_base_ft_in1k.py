@@ -6,10 +6,7 @@
 # The pyramid is not used for classification. Expected: 85.5 top-1 (1600e pixel), 85.1 (400e).
 # Layer ids as the official util/lr_decay.py: only real blocks count (30), a patch merge shares the id of the block
 # before it (`layer_id_scheme='skip_merges'`), so patch_embed trains at 0.6^(13/31 x 31) = 0.6^13.
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    './_base_/cls_runtime.py',
-]
+_base_ = './_base_/recipes/vit_ft_in1k_100e.py'
 pretrained = 'work_dirs/itpn_pixel_base_1600e_in1k/epoch_1600.pth'
 
 model = dict(
@@ -31,19 +28,4 @@ model = dict(
         init_cfg=dict(type='TruncNormal', layer='Linear', std=2e-5, bias=0.)),
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
 
-train_dataloader = dict(batch_size=32)
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.6**(13 / 31)),
-    optimizer=dict(type='AdamW', lr=4e-4 * 1024 / 256, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=5, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=5, end=100, convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
-auto_scale_lr = dict(enable=False, base_batch_size=1024)
+optim_wrapper = dict(optimizer=dict(lr=4e-4 * 1024 / 256), paramwise_cfg=dict(layer_decay_rate=0.6**(13 / 31)))
