@@ -27,7 +27,8 @@ from mmpretrain.models.heads import MAEPretrainHead
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 
 from mmconvmae.registry import MODELS
-from ..backbones.convmae import ConvMAE, TransformerBlock, convert_convmae_official, sincos_pos_embed
+from ..backbones.convmae import ConvMAE, TransformerBlock, convert_convmae_official
+from ..utils.pos_embed import sincos_pos_embed
 from .fcmae import _build
 
 

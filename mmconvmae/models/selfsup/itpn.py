@@ -19,12 +19,12 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
-from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
 from mmconvmae.registry import MODELS
-from ..backbones.hivit import HiViTBlock, relative_position_index
+from ..backbones.hivit import HiViTBlock
 from ..utils.checkpoint import extract_state_dict, read_checkpoint
-from ..utils.pos_embed import resize_pos_embed
+from ..utils.pos_embed import resize_pos_embed, sincos_pos_embed
+from ..utils.rel_pos import relative_position_index
 
 
 def random_unit_mask(batch: int, num_units: int, mask_ratio: float, device=None):
@@ -65,8 +65,8 @@ class iTPNPixelHead(BaseModule):
         self.decoder_embed = nn.ModuleList(
             nn.Sequential(nn.LayerNorm(fpn_dim, eps=norm_eps), nn.Linear(fpn_dim, D // 4**k)) for k in range(3))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, D))
-        self.decoder_pos_embed = nn.Parameter(
-            build_2d_sincos_position_embedding(self.grid, D, cls_token=False).float(), requires_grad=False)
+        # official: MAE's get_2d_sincos_pos_embed (itpn_pixel/models/models_itpn_mim.py L187-188)
+        self.decoder_pos_embed = nn.Parameter(sincos_pos_embed(D, (self.grid, self.grid)), requires_grad=False)
         self.decoder_blocks = nn.ModuleList(
             HiViTBlock(D, decoder_num_heads, mlp_ratio, norm_eps=norm_eps) for _ in range(decoder_depth))
         self.decoder_norm = nn.LayerNorm(D, eps=norm_eps)
@@ -140,7 +140,7 @@ class iTPNCLIPHead(BaseModule):
     def forward(self, outs: Sequence[torch.Tensor], mid: torch.Tensor, hw: Tuple[int, int]):
         """-> (main, aux) predictions, each (B, N, teacher_dim)."""
         main = self.lm_head(self.norm(sum(fuse_levels(self.decoder_embed, outs))))
-        rpe_index = relative_position_index(*hw, self.rpe_size).to(mid.device) if self.rpe_size else None
+        rpe_index = relative_position_index(*hw, self.rpe_size, mid.device) if self.rpe_size else None
         for blk in self.cls_pt_layers:
             mid = blk(mid, rpe_index)
         return main, self.lm_cls_head(self.norm_cls(mid))
