@@ -163,3 +163,146 @@ def test_resize_rel_pos_table():
     assert resize_rel_pos_table(table.half(), 81).dtype == torch.float16
     with pytest.raises(ValueError, match='only square tables'):
         resize_rel_pos_table(torch.zeros(15, 2), 81)
+
+
+# ---- masking --------------------------------------------------------------------------------------------------
+def official_random_masking(N, L, mask_ratio, noise_fn, generator=None):
+    """MAE ``random_masking`` / iTPN ``masking_id`` (github:Alpha-VL/ConvMAE ``models_convmae.py`` L133-160,
+    github:sunsmarterjie/iTPN ``itpn_pixel/models/models_itpn_mim.py`` L193-210: ``torch.rand``) and FCMAE
+    ``gen_random_mask`` (github:facebookresearch/ConvNeXt-V2 ``models/fcmae.py`` L119-135: ``torch.randn``)."""
+    len_keep = int(L * (1 - mask_ratio))
+    noise = noise_fn(N, L, generator=generator)
+    ids_shuffle = torch.argsort(noise, dim=1)
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    ids_keep = ids_shuffle[:, :len_keep]
+    mask = torch.ones([N, L])
+    mask[:, :len_keep] = 0
+    mask = torch.gather(mask, dim=1, index=ids_restore)
+    return mask, ids_keep, ids_restore
+
+
+@pytest.mark.parametrize('noise, noise_fn', [('uniform', torch.rand), ('normal', torch.randn)])
+@pytest.mark.parametrize('N, L, ratio', [(4, 196, 0.75), (3, 49, 0.6), (2, 12, 0.)])
+def test_random_masking_is_the_official_draw(noise, noise_fn, N, L, ratio):
+    from mmconvmae.models.utils import random_masking
+    # same RNG state, same masks: with a generator and with the global state (as the official code)
+    got = random_masking(N, L, ratio, noise, generator=torch.Generator().manual_seed(5))
+    want = official_random_masking(N, L, ratio, noise_fn, generator=torch.Generator().manual_seed(5))
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)
+    torch.manual_seed(7)
+    got = random_masking(N, L, ratio, noise)
+    after_ours = torch.rand(1)
+    torch.manual_seed(7)
+    want = official_random_masking(N, L, ratio, noise_fn)
+    assert torch.equal(torch.rand(1), after_ours)  # the same amount of the random state is used
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)
+    mask, ids_keep, ids_restore = got
+    assert mask.dtype == torch.float32 and (mask.sum(1) == L - int(L * (1 - ratio))).all()
+    assert (mask.gather(1, ids_keep) == 0).all()
+
+
+def test_random_masking_rejects_unknown_noise_and_old_names_warn():
+    from mmconvmae.models.selfsup.convmae import random_token_mask
+    from mmconvmae.models.selfsup.fcmae import gen_random_mask
+    from mmconvmae.models.utils import random_masking
+    with pytest.raises(ValueError, match=r"noise must be one of \('uniform', 'normal'\), got 'beta'"):
+        random_masking(2, 4, 0.5, 'beta')
+    with pytest.deprecated_call():
+        old = gen_random_mask(2, 16, 0.6, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(old, random_masking(2, 16, 0.6, 'normal', generator=torch.Generator().manual_seed(1))[0])
+    with pytest.deprecated_call():
+        old = random_token_mask(2, 16, 0.75, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(old, random_masking(2, 16, 0.75, generator=torch.Generator().manual_seed(1))[0])
+
+
+def test_mask_to_ids():
+    from mmconvmae.models.utils import mask_to_ids
+    mask = torch.tensor([[1., 0., 1., 0.], [0., 1., 1., 0.]])
+    ids_keep, ids_restore = mask_to_ids(mask)
+    assert ids_keep.tolist() == [[1, 3], [0, 3]]
+    shuffled = torch.cat([ids_keep, torch.tensor([[0, 2], [1, 2]])], 1)
+    assert torch.equal(shuffled.gather(1, ids_restore), torch.arange(4).expand(2, 4))
+    with pytest.raises(ValueError, match=r'same number of visible tokens, got \[2, 1\]'):
+        mask_to_ids(torch.tensor([[1, 0, 1, 0], [0, 1, 1, 1]]))
+
+
+# ---- pretraining base ------------------------------------------------------------------------------------------
+def test_build_module_defaults_follow_the_class_not_its_name():
+    from mmconvmae.models.selfsup import FCMAEDecoder
+    from mmconvmae.models.utils import build_module
+
+    class Wider(FCMAEDecoder):
+        pass
+
+    for cfg in (dict(embed_dim=16), dict(type='mmconvmae.FCMAEDecoder', embed_dim=16),
+                dict(type=FCMAEDecoder, embed_dim=16), dict(type=Wider, embed_dim=16)):
+        assert build_module(cfg, FCMAEDecoder, 'neck', defaults=dict(in_channels=40)).proj.in_channels == 40
+    assert build_module(dict(embed_dim=16, in_channels=8), FCMAEDecoder, 'neck',
+                        defaults=dict(in_channels=40)).proj.in_channels == 8
+    # another class gets no defaults it may not take
+    assert isinstance(build_module(dict(type='mmpretrain.PixelReconstructionLoss', criterion='L2'), FCMAEDecoder,
+                                   'neck', defaults=dict(in_channels=40)), torch.nn.Module)
+    with pytest.raises(TypeError, match='neck must be a FCMAEDecoder, got PixelReconstructionLoss'):
+        build_module(dict(type='mmpretrain.PixelReconstructionLoss', criterion='L2'), FCMAEDecoder, 'neck',
+                     strict=True)
+    with pytest.raises(KeyError, match="neck: unknown type 'NoSuchDecoder'"):
+        build_module(dict(type='NoSuchDecoder'), FCMAEDecoder, 'neck')
+    with pytest.raises(TypeError, match='neck must be a dict or an nn.Module, got str'):
+        build_module('FCMAEDecoder', FCMAEDecoder, 'neck')
+
+
+def official_forward_loss(imgs, pred, mask, p):
+    """MAE ``forward_loss`` with ``norm_pix_loss`` (github:sunsmarterjie/iTPN
+    ``itpn_pixel/models/masked_autoencoder.py`` L80-100, ``patchify`` there for square images)."""
+    h = w = imgs.shape[2] // p
+    target = torch.einsum('nchpwq->nhwpqc', imgs.reshape(imgs.shape[0], 3, h, p, w, p)).reshape(imgs.shape[0], h * w,
+                                                                                                 -1)
+    mean = target.mean(dim=-1, keepdim=True)
+    var = target.var(dim=-1, keepdim=True)
+    target = (target - mean) / (var + 1.e-6)**.5
+    loss = ((pred - target)**2).mean(dim=-1)
+    return (loss * mask).sum() / mask.sum()
+
+
+def _tiny_itpn():
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    cfg = dict(type='mmconvmae.iTPN',
+               backbone=dict(type='mmconvmae.HiViT', arch=dict(embed_dims=64, depths=[1, 1, 1], num_heads=2),
+                             img_size=64),
+               neck=dict(type='mmconvmae.iTPNPyramid', in_channels=64, fpn_dim=32, out_type='units'),
+               head=dict(type='mmconvmae.iTPNPixelHead', fpn_dim=32, img_size=64, decoder_embed_dim=64,
+                         decoder_depth=1, decoder_num_heads=2))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(cfg).eval()
+
+
+def test_itpn_pixel_loss_is_the_official_forward_loss_and_takes_a_given_mask():
+    torch.manual_seed(0)
+    model = _tiny_itpn()
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    model = model.double()
+    with torch.no_grad():
+        torch.manual_seed(1)
+        pred, mask = model.reconstruct(x)
+        assert torch.equal(model.head.loss(pred, x, mask), official_forward_loss(x, pred, mask, 16))
+        torch.manual_seed(1)
+        assert torch.equal(model.loss(x)['loss'], official_forward_loss(x, pred, mask, 16))
+        # a given mask: the visible units in ascending order, same per-unit predictions
+        again, mask2 = model.reconstruct(x, mask.bool())
+    assert torch.equal(mask2, mask)
+    torch.testing.assert_close(again, pred, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match='iTPN takes one view per image, got 2'):
+        model.loss([x, x])
+    with pytest.raises(ValueError, match='iTPN needs H and W divisible by the 16-pixel mask unit'):
+        model.loss(torch.randn(1, 3, 64, 40))
+
+
+def test_the_three_algorithms_share_the_base():
+    from mmconvmae.models.selfsup import FCMAE, ConvMAEPretrain, MaskedImageModeling, PixelPatchHead, iTPNPixelHead
+    assert issubclass(iTPNPixelHead, PixelPatchHead)
+    assert all(issubclass(c, MaskedImageModeling) for c in (FCMAE, ConvMAEPretrain, type(_tiny_itpn())))
+    with pytest.raises(ValueError, match=r'iTPN mask_ratio must be in \[0, 1\) \(official 0.75\), got 1.0'):
+        type(_tiny_itpn())(backbone=dict(), neck=dict(), head=dict(), mask_ratio=1.0)
