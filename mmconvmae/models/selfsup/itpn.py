@@ -11,13 +11,12 @@ Module names follow the official checkpoints (``backbone.*`` official backbone n
 ``head.*`` ``decoder_*`` / ``lm_head`` ...), so :func:`convert_itpn_official` maps released files here and the
 ``backbone.`` + ``neck.`` parts of a checkpoint of this model initialise Mask R-CNN and UperNet directly.
 """
+import copy
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import copy
-
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
