@@ -11,7 +11,8 @@ from mmengine.config import Config
 
 from conftest import ROOT, run_tool, short_run_options
 from mmconvmae.models import ConvMAE, ConvMAEPretrain
-from mmconvmae.models.selfsup.convmae import convert_convmae_pretrain_official, random_token_mask
+from mmconvmae.models.selfsup.convmae import convert_convmae_pretrain_official
+from mmconvmae.models.utils import random_masking
 from test_convmae import TINY, _block, _ln, official_encoder_state
 
 DEMO = ROOT / 'configs/demo'
@@ -116,7 +117,7 @@ def test_loss_matches_the_official_forward():
     model.load_state_dict(state)
     sd = {k.split('.', 1)[1]: v for k, v in state.items()}
     imgs = torch.randn(2, 3, 224, 224)
-    mask = random_token_mask(2, 196, 0.75, generator=g)
+    mask = random_masking(2, 196, 0.75, generator=g)[0]
     ours = model.loss(imgs, mask=mask)['loss']
     ref = official_forward_loss(sd, imgs, mask, TINY['depths'], 4, 4)
     torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
@@ -138,7 +139,7 @@ def test_masked_pixels_cannot_reach_visible_tokens():
     model = tiny_model().eval()
     encoder = model.backbone
     x = torch.randn(2, 3, 160, 224)  # a 10 x 14 grid
-    mask = random_token_mask(2, 140, 0.75, generator=torch.Generator().manual_seed(0))
+    mask = random_masking(2, 140, 0.75, generator=torch.Generator().manual_seed(0))[0]
     pix = block_pixels(mask, 14)
     noise = torch.randn_like(x) * 10
     base = encoder(x, mask)
@@ -155,7 +156,7 @@ def test_masked_pixels_cannot_reach_visible_tokens():
 
 
 def test_mask_is_blockwise_on_the_16_grid_and_upsampled():
-    mask = random_token_mask(3, 196, 0.75)
+    mask = random_masking(3, 196, 0.75)[0]
     assert mask.shape == (3, 196) and (mask.sum(1) == 196 - 49).all()
     model = tiny_model()
     seen = []
@@ -174,7 +175,7 @@ def test_mask_is_blockwise_on_the_16_grid_and_upsampled():
 def test_loss_is_computed_on_masked_patches_only():
     model = tiny_model()
     imgs = torch.randn(2, 3, 64, 96)
-    mask = random_token_mask(2, 24, 0.75, generator=torch.Generator().manual_seed(1))
+    mask = random_masking(2, 24, 0.75, generator=torch.Generator().manual_seed(1))[0]
     with torch.no_grad():
         pred, m = model.reconstruct(imgs, mask)
     loss = model.head.loss(pred, imgs, m)

@@ -5,9 +5,13 @@ import torch
 import torch.nn.functional as F
 
 from mmconvmae.models import ConvNeXtV2
-from mmconvmae.models.selfsup.fcmae import (FCMAE, FCMAEConvNeXtV2, FCMAEDecoder, VisibleLayout,
-                                            convert_fcmae_official, gen_random_mask)
-from mmconvmae.models.utils import GRN, load_pretrained
+from mmconvmae.models.selfsup.fcmae import FCMAE, FCMAEConvNeXtV2, FCMAEDecoder, VisibleLayout, convert_fcmae_official
+from mmconvmae.models.utils import GRN, load_pretrained, random_masking
+
+
+def gen_random_mask(batch_size, num_cells, mask_ratio):
+    """FCMAE's official mask (normal noise): (N, L) float, 1 = masked."""
+    return random_masking(batch_size, num_cells, mask_ratio, 'normal')[0]
 
 ARCH = dict(depths=[1, 1, 2, 1], dims=[8, 16, 24, 32])
 

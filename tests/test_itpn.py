@@ -275,7 +275,7 @@ def test_layer_decay_gives_distinct_lrs_per_block():
 def test_pixel_head_norm_pix_target():
     head = iTPNPixelHead(fpn_dim=32, img_size=32, decoder_embed_dim=64, decoder_depth=1, decoder_num_heads=2)
     img = torch.arange(2 * 3 * 32 * 32, dtype=torch.float).reshape(2, 3, 32, 32)
-    t = head.target(img)
+    t = head.construct_target(img)
     assert t.shape == (2, 4, 768)
     torch.testing.assert_close(t.mean(-1), torch.zeros(2, 4), atol=1e-4, rtol=0)
 

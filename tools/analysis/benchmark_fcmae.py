@@ -33,7 +33,8 @@ if '--memory' in sys.argv and os.environ.get('MALLOC_MMAP_THRESHOLD_') is None: 
 import torch  # noqa: E402
 
 from mmconvmae.analysis import interleaved_timings, peak_memory_bytes  # noqa: E402
-from mmconvmae.models.selfsup.fcmae import FCMAE, gen_random_mask  # noqa: E402
+from mmconvmae.models.selfsup.fcmae import FCMAE  # noqa: E402
+from mmconvmae.models.utils import random_masking  # noqa: E402
 
 
 def parse_args():
@@ -86,7 +87,7 @@ def main():
         model.backbone.window_min_side = args.window_min_side
     images = torch.randn(args.batch, 3, args.size, args.size, device=args.device)
     num_cells = (args.size // 32)**2
-    mask = gen_random_mask(args.batch, num_cells, args.mask_ratio, device=args.device)
+    mask = random_masking(args.batch, num_cells, args.mask_ratio, 'normal', device=args.device)[0]
     ideal = int(num_cells * (1 - args.mask_ratio)) / num_cells
     variants = args.variants.split(',')
     steps = {v: make_step(model, images, mask, v, args.whole) for v in variants}

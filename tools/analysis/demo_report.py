@@ -138,10 +138,9 @@ def _denorm_pred(pred, images, p):
 def reconstruct(model, images, teacher=None, seed=0):
     """(original, masked input, third panel, caption) tensors (N, 3, H, W) in the model's normalised space."""
     import torch
-    from mmconvmae.models.selfsup.itpn import random_unit_mask
     torch.manual_seed(seed)
     kind = type(model).__name__
-    if kind in ('FCMAE', 'ConvMAEPretrain'):
+    if kind in ('FCMAE', 'ConvMAEPretrain') or (kind == 'iTPN' and model.target == 'pixel'):
         pred, mask = model.reconstruct(images)
         p = model.patch_size
         grid = (images.shape[2] // p, images.shape[3] // p)
@@ -149,37 +148,28 @@ def reconstruct(model, images, teacher=None, seed=0):
             pred = _denorm_pred(pred, images, p)
         recon = _unpatch(pred, p, grid)
         caption = 'visible patches pasted'
-    elif kind == 'iTPN':
+    elif kind == 'iTPN':  # CLIP target: features, not pixels -> per-unit cosine similarity to the teacher
         p = model.backbone.patch_size
         n, _, h, w = images.shape
         grid = (h // p, w // p)
-        if model.target == 'pixel':
-            ids_keep, ids_restore, mask = random_unit_mask(n, grid[0] * grid[1], model.mask_ratio, images.device)
-            feats, hw = model.backbone.forward_units(images, ids_keep=ids_keep)
-            pred = model.head(model.neck.forward_units(*feats), ids_restore, hw)
-            if model.head.norm_pix:
-                pred = _denorm_pred(pred, images, p)
-            recon = _unpatch(pred, p, grid)
-            caption = 'visible patches pasted'
-        else:  # CLIP target: features, not pixels -> per-unit cosine similarity to the teacher
-            mask = (torch.rand(n, grid[0] * grid[1]) < 0.4).float()
-            mid_block = int(0.75 * model.backbone.num_main_blocks) - 1
-            feats, mid, hw = model.backbone.forward_units(images, token_mask=mask, return_block=mid_block)
-            main, _ = model.head(model.neck.forward_units(*feats), mid, hw)
-            target = model.target_generator(images if teacher is None else teacher)
-            sim = torch.nn.functional.cosine_similarity(main, target, dim=-1).clamp(0, 1)  # (N, L)
-            heat = sim.reshape(n, 1, *grid).repeat(1, 3, 1, 1)
-            heat = torch.nn.functional.interpolate(heat, scale_factor=p, mode='nearest')
-            # shown as an intensity picture after _to_uint8's de-normalisation: map [0, 1] to image range
-            std = model.data_preprocessor.std.view(1, -1, 1, 1) if hasattr(model.data_preprocessor, 'std') else 1
-            mean = model.data_preprocessor.mean.view(1, -1, 1, 1) if hasattr(model.data_preprocessor, 'mean') else 0
-            recon = (heat * 255 - mean) / std
-            caption = 'cosine sim. to CLIP target'
-            masked = images * (1 - torch.nn.functional.interpolate(mask.reshape(n, 1, *grid), scale_factor=p))
-            return images, masked, recon, caption
+        mask = (torch.rand(n, grid[0] * grid[1]) < 0.4).float()
+        mid_block = int(0.75 * model.backbone.num_main_blocks) - 1
+        feats, mid, hw = model.backbone.forward_units(images, token_mask=mask, return_block=mid_block)
+        main, _ = model.head(model.neck.forward_units(*feats), mid, hw)
+        target = model.target_generator(images if teacher is None else teacher)
+        sim = torch.nn.functional.cosine_similarity(main, target, dim=-1).clamp(0, 1)  # (N, L)
+        heat = sim.reshape(n, 1, *grid).repeat(1, 3, 1, 1)
+        heat = torch.nn.functional.interpolate(heat, scale_factor=p, mode='nearest')
+        # shown as an intensity picture after _to_uint8's de-normalisation: map [0, 1] to image range
+        std = model.data_preprocessor.std.view(1, -1, 1, 1) if hasattr(model.data_preprocessor, 'std') else 1
+        mean = model.data_preprocessor.mean.view(1, -1, 1, 1) if hasattr(model.data_preprocessor, 'mean') else 0
+        recon = (heat * 255 - mean) / std
+        caption = 'cosine sim. to CLIP target'
+        masked = images * (1 - torch.nn.functional.interpolate(mask.reshape(n, 1, *grid), scale_factor=p))
+        return images, masked, recon, caption
     else:
         raise TypeError(f'no reconstruction picture for {kind}')
-    m = torch.nn.functional.interpolate(mask.reshape(n if kind == 'iTPN' else images.shape[0], 1, *grid).float(),
+    m = torch.nn.functional.interpolate(mask.reshape(images.shape[0], 1, *grid).float(),
                                         scale_factor=p, mode='nearest')
     masked = images * (1 - m)
     recon = images * (1 - m) + recon * m

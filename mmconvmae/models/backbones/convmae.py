@@ -32,7 +32,6 @@ ConvViT PR (probably the ConvMAE-v2 shapes, unverified; ``huge`` uses patch size
 import math
 import re
 from collections import OrderedDict
-from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -47,7 +46,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmconvmae.registry import MODELS
 from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
 from ..utils.layers import LayerNorm2d
-from ..utils.rel_pos import decomposed_rel_pos_bias
+from ..utils.pos_embed import resize_pos_embed
+from ..utils.rel_pos import decomposed_rel_pos_bias, relative_position_bias, resize_rel_pos_table
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -253,66 +253,6 @@ class RelativePositionBias(nn.Module):
 
     def forward(self, grid: Tuple[int, int]) -> torch.Tensor:
         return relative_position_bias(self.relative_position_bias_table, self.size, grid)
-
-
-@lru_cache(maxsize=4)
-def _relative_index(h: int, w: int, span_h: int, span_w: int, device: torch.device) -> torch.Tensor:
-    """(h*w * h*w,) indices into a (2 span_h - 1, 2 span_w - 1) table for query - key offsets on an h x w grid."""
-    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing='ij')
-    ys, xs = ys.flatten(), xs.flatten()
-    dy = ys[:, None] - ys[None, :] + span_h - 1
-    dx = xs[:, None] - xs[None, :] + span_w - 1
-    return (dy * (2 * span_w - 1) + dx).flatten()
-
-
-def relative_position_bias(table: torch.Tensor, size: Tuple[int, int], grid: Tuple[int, int]) -> torch.Tensor:
-    """Bias (heads, h*w, h*w) of a ((2 S_h - 1)(2 S_w - 1), heads) table (BEiT layout, row-major offsets
-    ``dy * (2 S_w - 1) + dx``, offset = query - key) for attention over an h x w grid.
-
-    A grid up to the table's size reads the exact offsets; a larger grid reads a bicubically enlarged table.
-    """
-    (sh, sw), (h, w) = size, grid
-    heads = table.shape[1]
-    t = table.t().reshape(heads, 2 * sh - 1, 2 * sw - 1)
-    if h > sh or w > sw:
-        sh, sw = max(h, sh), max(w, sw)
-        t = F.interpolate(t[None], size=(2 * sh - 1, 2 * sw - 1), mode='bicubic', align_corners=False)[0]
-    index = _relative_index(h, w, sh, sw, table.device)
-    return t.reshape(heads, -1)[:, index].view(heads, h * w, h * w)
-
-
-def resize_rel_pos_table(table: torch.Tensor, new_len: int) -> torch.Tensor:
-    """((2a-1)^2, heads) -> ((2b-1)^2, heads), bicubic on the square offset grid (checkpoint loading)."""
-    old, new = int(round(math.sqrt(table.shape[0]))), int(round(math.sqrt(new_len)))
-    if old * old != table.shape[0] or new * new != new_len:
-        raise ValueError(f'cannot resize a relative-position table of {table.shape[0]} rows to {new_len}: '
-                         'only square tables are resized')
-    t = table.t().reshape(1, -1, old, old).float()
-    t = F.interpolate(t, size=(new, new), mode='bicubic', align_corners=False)
-    return t.reshape(-1, new * new).t().to(table.dtype).contiguous()
-
-
-def resize_pos_embed(pos_embed: torch.Tensor, src: Tuple[int, int], dst: Tuple[int, int]) -> torch.Tensor:
-    """(1, src_h*src_w, C) -> (1, dst_h*dst_w, C), bicubic, ``align_corners=False`` (official DET/SEG loaders)."""
-    if tuple(src) == tuple(dst):
-        return pos_embed
-    c = pos_embed.shape[-1]
-    grid = pos_embed.reshape(1, src[0], src[1], c).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid.float(), size=tuple(dst), mode='bicubic', align_corners=False).to(pos_embed.dtype)
-    return grid.permute(0, 2, 3, 1).reshape(1, dst[0] * dst[1], c)
-
-
-def sincos_pos_embed(dim: int, grid: Tuple[int, int]) -> torch.Tensor:
-    """The fixed 2-D sin-cos embedding of MAE / ConvMAE pretraining: (1, h*w, dim), row-major tokens, channels
-    ``[sin(x w), cos(x w), sin(y w), cos(y w)]`` with ``w = 10000^-(k / (dim/4))``."""
-    if dim % 4:
-        raise ValueError(f'sin-cos position embedding needs a dim divisible by 4, got {dim}')
-    h, w = grid
-    omega = 1. / 10000**(torch.arange(dim // 4, dtype=torch.float64) / (dim / 4.))
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
-                            indexing='ij')
-    ox, oy = xs.reshape(-1, 1) * omega, ys.reshape(-1, 1) * omega
-    return torch.cat([ox.sin(), ox.cos(), oy.sin(), oy.cos()], dim=1).float()[None]
 
 
 # ---- windows --------------------------------------------------------------------------------------------------
@@ -549,7 +489,7 @@ class ConvMAE(BaseBackbone):
 
     def get_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``pos_embed`` for a stage-3 grid (h, w): (1, h*w, C3), interpolated when the grid differs."""
-        return resize_pos_embed(self.pos_embed, self.pos_grid, grid)
+        return resize_pos_embed(self.pos_embed, grid, 'exact', src_hw=self.pos_grid)
 
     def embed(self, x: torch.Tensor, visible: Optional[Sequence[torch.Tensor]] = None):
         """Stages 1-2 and the stage-3 embedding. x (N, C, H, W) with H, W multiples of the stage-3 stride.
@@ -689,7 +629,7 @@ class ConvMAE(BaseBackbone):
             if src.dim() == 3 and side * side == src.shape[1] and src.shape[2] == own['pos_embed'].shape[2]:
                 print_log(f'ConvMAE: resizing pos_embed {side}x{side} -> {self.pos_grid[0]}x{self.pos_grid[1]}',
                           logger='current')
-                state['pos_embed'] = resize_pos_embed(src, (side, side), self.pos_grid)
+                state['pos_embed'] = resize_pos_embed(src, self.pos_grid, 'exact')
         for key, value in state.items():
             if key.endswith('relative_position_bias_table') and key in own and value.shape != own[key].shape \
                     and value.shape[1] == own[key].shape[1]:
@@ -886,5 +826,5 @@ def official_key_shapes(arch: str = 'base', img_size: int = 224) -> 'OrderedDict
     return OrderedDict((k, tuple(v.shape)) for k, v in model.state_dict().items())
 
 
-__all__: List[str] = ['ConvMAE', 'ConvMAEDet', 'ConvMAEViTDet', 'convert_convmae_official', 'relative_position_bias',
-                      'sincos_pos_embed', 'resize_pos_embed', 'window_partition', 'window_unpartition']
+__all__: List[str] = ['ConvMAE', 'ConvMAEDet', 'ConvMAEViTDet', 'convert_convmae_official', 'window_partition',
+                      'window_unpartition']

@@ -12,7 +12,6 @@ only drops what does not belong to the backbone). The feature pyramid lives in
 :class:`mmconvmae.models.necks.iTPNPyramid`.
 """
 import logging
-import math
 import re
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -24,11 +23,11 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
 from mmconvmae.registry import MODELS
 from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
-from ..utils.pos_embed import POS_EMBED_INTERP_MODES, resize_pos_embed
+from ..utils.pos_embed import POS_EMBED_INTERP_MODES, resize_pos_embed, sincos_pos_embed
+from ..utils.rel_pos import relative_position_index, resize_rel_pos_table
 
 
 class Mlp(nn.Module):
@@ -43,13 +42,6 @@ class Mlp(nn.Module):
 
     def forward(self, x):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
-
-
-def relative_position_index(h: int, w: int, size: int) -> torch.Tensor:
-    """(h*w, h*w) indices into a ``((2*size-1)^2, heads)`` table (official BEiT/HiViT layout)."""
-    coords = torch.stack(torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')).flatten(1)
-    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (size - 1)
-    return rel[..., 0] * (2 * size - 1) + rel[..., 1]
 
 
 class Attention(nn.Module):
@@ -311,8 +303,8 @@ class HiViT(BaseBackbone):
         w = self.patch_embed.proj.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         if self.absolute_pos_embed is not None:
-            self.absolute_pos_embed.data.copy_(
-                build_2d_sincos_position_embedding(self.grid, self.embed_dims, cls_token=False).float())
+            # official pixel pretraining: MAE's get_2d_sincos_pos_embed (models_itpn_mim.py L184-185)
+            self.absolute_pos_embed.data.copy_(sincos_pos_embed(self.embed_dims, (self.grid, self.grid)))
         if self.mask_token is not None:
             trunc_normal_(self.mask_token, std=.02)
 
@@ -385,7 +377,7 @@ class HiViT(BaseBackbone):
         x = self.pos_drop(x)
         rpe_index = None
         if self.rpe:
-            rpe_index = relative_position_index(*hw, self.grid).to(x.device)
+            rpe_index = relative_position_index(*hw, self.grid, x.device)
             if ids_keep is not None:
                 rows = torch.gather(rpe_index.expand(B, -1, -1), 1, ids_keep[:, :, None].expand(-1, -1, N))
                 rpe_index = torch.gather(rows, 2, ids_keep[:, None, :].expand(-1, ids_keep.shape[1], -1))
@@ -470,10 +462,7 @@ class HiViT(BaseBackbone):
             if k not in own:
                 state.pop(k)
             elif state[k].shape != own[k].shape:  # resize the (2S-1)^2 grid of biases
-                old, new = int(math.isqrt(state[k].shape[0])), int(math.isqrt(own[k].shape[0]))
-                t = state[k].T.reshape(1, -1, old, old).float()
-                t = F.interpolate(t, size=(new, new), mode='bicubic', align_corners=False)
-                state[k] = t.reshape(-1, new * new).T
+                state[k] = resize_rel_pos_table(state[k], own[k].shape[0])
         return state
 
 

@@ -17,29 +17,29 @@ Modules (official parameter names, so checkpoints move between pretraining and t
 Unlike the official code (hard-coded 224 / 14x14 grid), any H, W divisible by 16 works: masks are made for the
 current grid and the fixed sin-cos embeddings are generated for it.
 """
+import warnings
 from collections import OrderedDict
 from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
-from mmpretrain.models.heads import MAEPretrainHead
-from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 
 from mmconvmae.registry import MODELS
-from ..backbones.convmae import ConvMAE, TransformerBlock, convert_convmae_official, sincos_pos_embed
-from .fcmae import _build
+from ..backbones.convmae import ConvMAE, TransformerBlock, convert_convmae_official
+from ..utils.build import build_module
+from ..utils.masking import random_masking
+from ..utils.pos_embed import sincos_pos_embed
+from .base import MaskedImageModeling, PixelPatchHead, pixel_head_cfg
 
 
 def random_token_mask(batch_size: int, num_tokens: int, mask_ratio: float, device=None,
                       generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """The official ``random_masking``: per sample, ``num_tokens - int(num_tokens * (1 - mask_ratio))`` tokens
-    chosen uniformly at random are masked. Returns (N, L) float, **1 = masked**, 0 = visible."""
-    len_keep = int(num_tokens * (1 - mask_ratio))
-    noise = torch.rand(batch_size, num_tokens, generator=generator, device=device)
-    mask = torch.ones(batch_size, num_tokens, device=device)
-    mask.scatter_(1, noise.argsort(dim=1)[:, :len_keep], 0.)
-    return mask
+    """Deprecated: the official ``random_masking`` is ``mmconvmae.models.utils.random_masking(...)[0]`` ((N, L)
+    float mask, 1 = masked)."""
+    warnings.warn('random_token_mask is deprecated, use mmconvmae.models.utils.random_masking',
+                  DeprecationWarning, stacklevel=2)
+    return random_masking(batch_size, num_tokens, mask_ratio, 'uniform', device, generator)[0]
 
 
 def _xavier_linears(module: nn.Module):
@@ -165,29 +165,15 @@ class ConvMAEDecoder(BaseModule):
 
 
 @MODELS.register_module()
-class PixelPatchHead(MAEPretrainHead):
-    """mmpretrain's ``MAEPretrainHead`` (normalised-pixel target with unbiased variance and eps 1e-6, loss on masked
-    patches only) for rectangular images: (N, C, H, W) -> (N, (H/p)(W/p), p*p*C), row-major patches."""
-
-    def patchify(self, imgs: torch.Tensor) -> torch.Tensor:
-        p, c = self.patch_size, self.in_channels
-        n, _, h, w = imgs.shape
-        if h % p or w % p:
-            raise ValueError(f'image size {h}x{w} is not divisible by the patch size {p}')
-        x = imgs.reshape(n, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
-        return x.reshape(n, (h // p) * (w // p), p * p * c)
-
-
-@MODELS.register_module()
-class ConvMAEPretrain(BaseSelfSupervisor):
+class ConvMAEPretrain(MaskedImageModeling):
     """ConvMAE masked-autoencoder pretraining for mmpretrain
     (docs/convmae.md#pretraining-mmconvmaeconvmaepretrain-mmpretrain).
 
-    ``loss``: a random mask of ``mask_ratio`` of the stage-3 tokens per image (:func:`random_token_mask`; one
-    token = one 16x16 block, upsampled to 4x4 / 2x2 positions of stages 1 / 2), the encoder
-    (:class:`ConvMAEPretrainEncoder`), the decoder (:class:`ConvMAEDecoder`) and the head, by default
-    :class:`PixelPatchHead` with ``norm_pix=True``: MSE against per-patch normalised pixels, averaged over the
-    masked patches only.
+    ``loss``: a random mask of ``mask_ratio`` of the stage-3 tokens per image
+    (:func:`~mmconvmae.models.utils.random_masking`, the official ``random_masking``; one token = one 16x16 block,
+    upsampled to 4x4 / 2x2 positions of stages 1 / 2), the encoder (:class:`ConvMAEPretrainEncoder`), the decoder
+    (:class:`ConvMAEDecoder`) and the head, by default :class:`PixelPatchHead` with ``norm_pix=True``: MSE against
+    per-patch normalised pixels, averaged over the masked patches only.
 
     Parameter names: ``backbone.*`` (the encoder: ``prefix='backbone.'`` loads it into the detection,
     segmentation and classification backbones), ``neck.*`` (the official decoder names).
@@ -202,79 +188,22 @@ class ConvMAEPretrain(BaseSelfSupervisor):
 
     Input: (N, 3, H, W), H and W multiples of 16 (224 in the official recipe; any size works).
     """
+    official_mask_ratio = 0.75
 
-    def __init__(self,
-                 backbone: Union[dict, nn.Module] = dict(arch='base'),
-                 neck: Union[dict, nn.Module, None] = None,
-                 head: Union[dict, nn.Module, None] = None,
-                 mask_ratio: float = 0.75,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        if not 0 <= mask_ratio < 1:
-            raise ValueError(f'ConvMAE mask_ratio must be in [0, 1) (official 0.75), got {mask_ratio}')
-        backbone = _build(backbone, ConvMAEPretrainEncoder, 'ConvMAEPretrain backbone', strict=True)
+    def mask_patch_size(self) -> int:
+        return self.backbone.strides[2]
+
+    def build_parts(self, backbone, neck, head) -> tuple:
+        backbone = build_module(backbone, ConvMAEPretrainEncoder, 'ConvMAEPretrain backbone', strict=True)
         patch = backbone.strides[2]
-        neck = dict() if neck is None else neck
-        if isinstance(neck, dict) and neck.get('type') in (None, 'mmconvmae.ConvMAEDecoder', 'ConvMAEDecoder'):
-            neck = dict(neck)
-            neck.setdefault('in_channels', backbone.embed_dims[2])
-            neck.setdefault('patch_size', patch)
-            neck.setdefault('grid', backbone.pos_grid)
-        neck = _build(neck, ConvMAEDecoder, 'ConvMAEPretrain neck')
-        head = _build(dict(norm_pix=True, patch_size=patch,
-                           loss=dict(type='mmpretrain.PixelReconstructionLoss', criterion='L2'))
-                      if head is None else head, PixelPatchHead, 'ConvMAEPretrain head')
-        super().__init__(
-            backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.mask_ratio = mask_ratio
-        self.patch_size = patch
-        if getattr(self.head, 'patch_size', patch) != patch:
-            raise ValueError(f'ConvMAEPretrain head patch_size must equal the encoder stride {patch} (one predicted '
-                             f'patch per token), got {self.head.patch_size}')
+        neck = build_module({} if neck is None else neck, ConvMAEDecoder, 'ConvMAEPretrain neck',
+                            defaults=dict(in_channels=backbone.embed_dims[2], patch_size=patch, grid=backbone.pos_grid))
+        head = build_module(pixel_head_cfg(patch) if head is None else head, PixelPatchHead, 'ConvMAEPretrain head')
+        return backbone, neck, head
 
-    def check_images(self, inputs) -> torch.Tensor:
-        """Returns the (N, C, H, W) batch, with a clear error for what ConvMAE pretraining cannot take."""
-        if isinstance(inputs, (list, tuple)):
-            if len(inputs) != 1:
-                raise ValueError(f'ConvMAEPretrain takes one view per image, got {len(inputs)}')
-            inputs = inputs[0]
-        if inputs.dim() != 4:
-            raise ValueError(f'ConvMAEPretrain expects images (N, C, H, W), got shape {tuple(inputs.shape)}')
-        h, w = inputs.shape[-2:]
-        if h % self.patch_size or w % self.patch_size:
-            raise ValueError(f'ConvMAEPretrain needs H and W divisible by the {self.patch_size}-pixel mask unit '
-                             f'(e.g. 224), got {h}x{w}')
-        return inputs
-
-    def grid(self, images: torch.Tensor) -> Tuple[int, int]:
-        return images.shape[-2] // self.patch_size, images.shape[-1] // self.patch_size
-
-    def generate_mask(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, L) mask, 1 = masked, L = (H/16) * (W/16)."""
-        h, w = self.grid(images)
-        if int(h * w * (1 - self.mask_ratio)) < 1:
-            raise ValueError(f'mask_ratio {self.mask_ratio} leaves no visible token out of {h * w} at input '
-                             f'{tuple(images.shape[-2:])}; use a lower ratio or a larger input')
-        return random_token_mask(images.shape[0], h * w, self.mask_ratio, device=images.device)
-
-    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Encoder tokens of the full (unmasked) images: (N, L, C3)."""
-        return self.backbone(self.check_images(inputs))
-
-    def reconstruct(self, inputs: torch.Tensor, mask: Optional[torch.Tensor] = None):
-        """Returns ``(pred, mask)``: pred (N, L, 16*16*3) for the masked images, mask (N, L) float 1 = masked."""
-        images = self.check_images(inputs)
-        if mask is None:
-            mask = self.generate_mask(images)
-        mask = mask.reshape(images.shape[0], -1)
-        latent = self.backbone(images, mask)
-        return self.neck(latent, mask, self.grid(images)), mask.to(images.dtype)
-
-    def loss(self, inputs: torch.Tensor, data_samples=None, mask: Optional[torch.Tensor] = None) -> dict:
-        """Normalised-pixel MSE over the masked patches: ``dict(loss=...)``."""
-        images = self.check_images(inputs)
-        pred, mask = self.reconstruct(images, mask)
-        return dict(loss=self.head.loss(pred, images, mask))
+    def decode(self, latent: torch.Tensor, mask: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """(N, L, 16*16*3) predictions: the decoder needs the token grid of the images."""
+        return self.neck(latent, mask, self.grid(images))
 
 
 def convert_convmae_pretrain_official(state_dict) -> 'OrderedDict[str, torch.Tensor]':

@@ -20,6 +20,7 @@ as an accident of a missing ``std=`` argument, and the paper's results come from
 that path, so we do not reproduce it.
 """
 import re
+import warnings
 from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -28,24 +29,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmpretrain.models.heads import MAEPretrainHead
-from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 
 from mmconvmae.registry import MODELS
 from ..backbones.convnext_v2 import ConvNeXtV2, ConvNeXtV2Block, convert_convnextv2_official
+from ..utils.build import build_module
+from ..utils.masking import random_masking
+from .base import MaskedImageModeling, pixel_head_cfg
+
 
 def gen_random_mask(batch_size: int, num_cells: int, mask_ratio: float, device=None,
                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """The official ``FCMAE.gen_random_mask``: per sample, ``num_cells - int(num_cells * (1 - mask_ratio))``
-    cells chosen uniformly at random are masked.
-
-    Returns: (N, L) float mask, **1 = masked (removed), 0 = visible** (official convention).
-    """
-    len_keep = int(num_cells * (1 - mask_ratio))
-    noise = torch.randn(batch_size, num_cells, generator=generator, device=device)
-    ids_restore = noise.argsort(dim=1).argsort(dim=1)
-    mask = torch.ones(batch_size, num_cells, device=device)
-    mask[:, :len_keep] = 0
-    return torch.gather(mask, 1, ids_restore)
+    """Deprecated: the official ``FCMAE.gen_random_mask`` is
+    ``mmconvmae.models.utils.random_masking(..., noise='normal')[0]`` ((N, L) float mask, 1 = masked)."""
+    warnings.warn("gen_random_mask is deprecated, use mmconvmae.models.utils.random_masking(..., noise='normal')",
+                  DeprecationWarning, stacklevel=2)
+    return random_masking(batch_size, num_cells, mask_ratio, 'normal', device, generator)[0]
 
 
 class VisibleLayout:
@@ -156,8 +154,8 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
     7x7 depthwise conv runs per visible cell with its 3-pixel halo at stage 0 (8x8-pixel cells) and on the
     zero-filled map at the coarser stages. So nearly all the work scales with the visible fraction, and no
     mask multiply is needed anywhere. This needs the same number of visible cells in every sample (true for
-    :func:`gen_random_mask`); other masks fall back to the dense masked computation (every position computed,
-    masked ones zeroed after each layer; same results with ``grn_stats='sample'``).
+    :func:`~mmconvmae.models.utils.random_masking`); other masks fall back to the dense masked computation (every
+    position computed, masked ones zeroed after each layer; same results with ``grn_stats='sample'``).
 
     Args:
         arch, in_channels, drop_path_rate, frozen_stages, with_cp, init_cfg: as in :class:`ConvNeXtV2`.
@@ -325,32 +323,12 @@ class FCMAEDecoder(nn.Module):
         return x.flatten(2).transpose(1, 2)
 
 
-def _build(cfg: Union[dict, nn.Module], default: type, what: str, strict: bool = False) -> nn.Module:
-    """Builds a sub-module in plain Python: a module as is, a dict without ``type`` as ``default(**cfg)``, a
-    dict with a (scoped, e.g. ``'mmpretrain.MAEPretrainHead'``) ``type`` through the registry lookup.
-    ``what`` names the part in errors (e.g. ``'FCMAE backbone'``); ``strict`` requires a ``default`` instance."""
-    if isinstance(cfg, nn.Module):
-        module = cfg
-    elif not isinstance(cfg, dict):
-        raise TypeError(f'{what} must be a dict or an nn.Module, got {type(cfg).__name__}')
-    else:
-        cfg = dict(cfg)
-        kind = cfg.pop('type', None)
-        cls = default if kind is None else (kind if isinstance(kind, type) else MODELS.get(kind))
-        if cls is None:
-            raise KeyError(f'{what}: unknown type {kind!r} (use a scoped name such as '
-                           f"'mmconvmae.{default.__name__}')")
-        module = cls(**cfg)
-    if strict and not isinstance(module, default):
-        raise TypeError(f'{what} must be a {default.__name__}, got {type(module).__name__}')
-    return module
-
-
 @MODELS.register_module()
-class FCMAE(BaseSelfSupervisor):
+class FCMAE(MaskedImageModeling):
     """Fully convolutional masked autoencoder (ConvNeXt V2, docs/convnext_v2.md#fcmae-pretraining) for mmpretrain.
 
-    ``loss``: a random mask of ``mask_ratio`` of the 32x32 cells per image (:func:`gen_random_mask`), the
+    ``loss``: a random mask of ``mask_ratio`` of the 32x32 cells per image
+    (:func:`~mmconvmae.models.utils.random_masking` with normal noise, the official ``gen_random_mask``), the
     masked encoder (:class:`FCMAEConvNeXtV2`), the decoder (:class:`FCMAEDecoder`) and the head, by default
     mmpretrain's ``MAEPretrainHead`` with ``norm_pix=True``: per-patch normalised pixels (unbiased variance,
     eps 1e-6), MSE averaged over each patch's 3072 values, then over the masked patches only.
@@ -367,75 +345,20 @@ class FCMAE(BaseSelfSupervisor):
 
     Input: (N, 3, H, H) with H a multiple of 32 (square, as the official ``patchify`` requires).
     """
+    official_mask_ratio = 0.6
+    mask_noise = 'normal'  # official gen_random_mask: torch.randn
+    mask_unit = 'cell'
+    square_images = True
 
-    def __init__(self,
-                 backbone: Union[dict, nn.Module] = dict(arch='base'),
-                 neck: Union[dict, nn.Module, None] = None,
-                 head: Union[dict, nn.Module, None] = None,
-                 mask_ratio: float = 0.6,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        if not 0 <= mask_ratio < 1:
-            raise ValueError(f'FCMAE mask_ratio must be in [0, 1) (official 0.6), got {mask_ratio}')
-        backbone = _build(backbone, FCMAEConvNeXtV2, 'FCMAE backbone', strict=True)
-        neck = dict() if neck is None else neck
-        if isinstance(neck, dict) and neck.get('type') in (None, 'mmconvmae.FCMAEDecoder', 'FCMAEDecoder'):
-            neck = dict(neck)
-            neck.setdefault('in_channels', backbone.dims[-1])
-        neck = _build(neck, FCMAEDecoder, 'FCMAE neck')
-        head = _build(dict(norm_pix=True, patch_size=backbone.stride,
-                           loss=dict(type='mmpretrain.PixelReconstructionLoss', criterion='L2'))
-                      if head is None else head, MAEPretrainHead, 'FCMAE head')
-        super().__init__(
-            backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.mask_ratio = mask_ratio
-        self.patch_size = backbone.stride
-        head_patch = getattr(self.head, 'patch_size', self.patch_size)
-        if head_patch != self.patch_size:
-            raise ValueError(f'FCMAE head patch_size must equal the encoder stride {self.patch_size} (one '
-                             f'predicted patch per mask cell), got {head_patch}')
+    def mask_patch_size(self) -> int:
+        return self.backbone.stride
 
-    def check_images(self, inputs) -> torch.Tensor:
-        """Returns the (N, C, H, H) image batch, with a clear error for what FCMAE cannot take."""
-        if isinstance(inputs, (list, tuple)):
-            if len(inputs) != 1:
-                raise ValueError(f'FCMAE takes one view per image, got {len(inputs)}')
-            inputs = inputs[0]
-        if inputs.dim() != 4:
-            raise ValueError(f'FCMAE expects images (N, C, H, W), got shape {tuple(inputs.shape)}')
-        h, w = inputs.shape[-2:]
-        p = self.patch_size
-        if h % p or w % p or h != w:
-            raise ValueError(f'FCMAE needs square images with a side that is a multiple of the {p}-pixel mask '
-                             f'cell (e.g. 224), got {h}x{w}')
-        return inputs
-
-    def generate_mask(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, L) mask, 1 = masked, L = (H/32) * (W/32)."""
-        n, _, h, w = images.shape
-        num_cells = (h // self.patch_size) * (w // self.patch_size)
-        if int(num_cells * (1 - self.mask_ratio)) < 1:
-            raise ValueError(f'mask_ratio {self.mask_ratio} leaves no visible cell out of {num_cells} at input '
-                             f'{h}x{w}; use a lower ratio or a larger input')
-        return gen_random_mask(n, num_cells, self.mask_ratio, device=images.device)
-
-    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Encoder features of the full (unmasked) images: (N, C3, H/32, W/32)."""
-        return self.backbone(self.check_images(inputs))
-
-    def reconstruct(self, inputs: torch.Tensor, mask: Optional[torch.Tensor] = None):
-        """Returns ``(pred, mask)``: pred (N, L, 32*32*3) for the masked images, mask (N, L) 1 = masked."""
-        images = self.check_images(inputs)
-        if mask is None:
-            mask = self.generate_mask(images)
-        latent = self.backbone(images, mask)
-        return self.neck(latent, mask.flatten(1)), mask.flatten(1).to(images.dtype)
-
-    def loss(self, inputs: torch.Tensor, data_samples=None, mask: Optional[torch.Tensor] = None) -> dict:
-        """Normalised-pixel MSE over the masked patches: ``dict(loss=...)``."""
-        images = self.check_images(inputs)
-        pred, mask = self.reconstruct(images, mask)
-        return dict(loss=self.head.loss(pred, images, mask))
+    def build_parts(self, backbone, neck, head) -> tuple:
+        backbone = build_module(backbone, FCMAEConvNeXtV2, 'FCMAE backbone', strict=True)
+        neck = build_module({} if neck is None else neck, FCMAEDecoder, 'FCMAE neck',
+                            defaults=dict(in_channels=backbone.dims[-1]))
+        head = build_module(pixel_head_cfg(backbone.stride) if head is None else head, MAEPretrainHead, 'FCMAE head')
+        return backbone, neck, head
 
 
 _DECODER_KEY = re.compile(r'^(decoder\.|proj\.|pred\.|mask_token$)')

@@ -11,6 +11,7 @@ Module names follow the official checkpoints (``backbone.*`` official backbone n
 ``head.*`` ``decoder_*`` / ``lm_head`` ...), so :func:`convert_itpn_official` maps released files here and the
 ``backbone.`` + ``neck.`` parts of a checkpoint of this model initialise Mask R-CNN and UperNet directly.
 """
+import copy
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -18,25 +19,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.models.selfsup.base import BaseSelfSupervisor
-from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
 from mmconvmae.registry import MODELS
-from ..backbones.hivit import HiViTBlock, relative_position_index
+from ..backbones.hivit import HiViTBlock
 from ..utils.checkpoint import extract_state_dict, read_checkpoint
-from ..utils.pos_embed import resize_pos_embed
-
-
-def random_unit_mask(batch: int, num_units: int, mask_ratio: float, device=None):
-    """MAE random masking: returns ``ids_keep`` (B, K), ``ids_restore`` (B, N) and ``mask`` (B, N), 1 = masked."""
-    keep = int(num_units * (1 - mask_ratio))
-    if keep < 1:
-        raise ValueError(f'mask_ratio {mask_ratio} leaves no visible unit out of {num_units}')
-    ids_shuffle = torch.rand(batch, num_units, device=device).argsort(dim=1)
-    ids_restore = ids_shuffle.argsort(dim=1)
-    mask = torch.ones(batch, num_units, device=device)
-    mask[:, :keep] = 0
-    return ids_shuffle[:, :keep], ids_restore, torch.gather(mask, 1, ids_restore)
+from ..utils.masking import mask_to_ids
+from ..utils.pos_embed import resize_pos_embed, sincos_pos_embed
+from ..utils.rel_pos import relative_position_index
+from .base import MaskedImageModeling, PixelPatchHead, pixel_head_cfg
 
 
 def fuse_levels(embeds: nn.ModuleList, outs: Sequence[torch.Tensor]) -> List[torch.Tensor]:
@@ -45,28 +35,30 @@ def fuse_levels(embeds: nn.ModuleList, outs: Sequence[torch.Tensor]) -> List[tor
 
 
 @MODELS.register_module()
-class iTPNPixelHead(BaseModule):
+class iTPNPixelHead(PixelPatchHead):
     """Official pixel-target fusion decoder and loss.
 
     ``decoder_embed[k]`` = LN(F) + Linear(F, D / 4^k) on O16, O8, O4 (one D-dim token per unit each); mask
     tokens appended and un-shuffled per level, summed with the fixed sin-cos ``decoder_pos_embed``;
     ``decoder_blocks`` (ViT, D, 16 heads) -> ``decoder_norm`` -> ``decoder_pred`` (p*p*3 pixels per unit).
-    Loss: MSE to per-patch normalised pixels (``norm_pix``), mean over masked units.
+    Loss (:class:`PixelPatchHead`, mmpretrain's ``MAEPretrainHead``, the official ``forward_loss``): MSE to
+    per-patch normalised pixels (``norm_pix``), mean over masked units.
     """
 
     def __init__(self, fpn_dim: int = 256, img_size: int = 224, patch_size: int = 16, in_channels: int = 3,
                  decoder_embed_dim: int = 512, decoder_depth: int = 8, decoder_num_heads: int = 16,
                  mlp_ratio: float = 4., norm_pix: bool = True, norm_eps: float = 1e-6, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(**pixel_head_cfg(patch_size, in_channels, norm_pix))
+        self.init_cfg = copy.deepcopy(init_cfg)  # MAEPretrainHead takes none
         D = decoder_embed_dim
         if D % 16:
             raise ValueError(f'decoder_embed_dim must be divisible by 16 (levels use D, D/4, D/16), got {D}')
-        self.patch_size, self.norm_pix, self.grid = patch_size, norm_pix, img_size // patch_size
+        self.grid = img_size // patch_size
         self.decoder_embed = nn.ModuleList(
             nn.Sequential(nn.LayerNorm(fpn_dim, eps=norm_eps), nn.Linear(fpn_dim, D // 4**k)) for k in range(3))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, D))
-        self.decoder_pos_embed = nn.Parameter(
-            build_2d_sincos_position_embedding(self.grid, D, cls_token=False).float(), requires_grad=False)
+        # official: MAE's get_2d_sincos_pos_embed (itpn_pixel/models/models_itpn_mim.py L187-188)
+        self.decoder_pos_embed = nn.Parameter(sincos_pos_embed(D, (self.grid, self.grid)), requires_grad=False)
         self.decoder_blocks = nn.ModuleList(
             HiViTBlock(D, decoder_num_heads, mlp_ratio, norm_eps=norm_eps) for _ in range(decoder_depth))
         self.decoder_norm = nn.LayerNorm(D, eps=norm_eps)
@@ -89,20 +81,6 @@ class iTPNPixelHead(BaseModule):
         for blk in self.decoder_blocks:
             x = blk(x)
         return self.decoder_pred(self.decoder_norm(x))
-
-    def target(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> (B, N, p*p*C) patches (MAE order), normalised per patch if ``norm_pix``."""
-        p = self.patch_size
-        B, C, H, W = images.shape
-        x = images.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 3, 5, 1).reshape(B, -1, p * p * C)
-        if self.norm_pix:
-            x = (x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True) + 1e-6)**.5
-        return x
-
-    def loss(self, outs, ids_restore, mask, images, hw) -> torch.Tensor:
-        pred = self(outs, ids_restore, hw)
-        err = ((pred - self.target(images))**2).mean(-1)
-        return (err * mask).sum() / mask.sum()
 
 
 @MODELS.register_module()
@@ -140,7 +118,7 @@ class iTPNCLIPHead(BaseModule):
     def forward(self, outs: Sequence[torch.Tensor], mid: torch.Tensor, hw: Tuple[int, int]):
         """-> (main, aux) predictions, each (B, N, teacher_dim)."""
         main = self.lm_head(self.norm(sum(fuse_levels(self.decoder_embed, outs))))
-        rpe_index = relative_position_index(*hw, self.rpe_size).to(mid.device) if self.rpe_size else None
+        rpe_index = relative_position_index(*hw, self.rpe_size, mid.device) if self.rpe_size else None
         for blk in self.cls_pt_layers:
             mid = blk(mid, rpe_index)
         return main, self.lm_cls_head(self.norm_cls(mid))
@@ -195,7 +173,7 @@ class CLIPTeacher(BaseModule):
 
 
 @MODELS.register_module()
-class iTPN(BaseSelfSupervisor):
+class iTPN(MaskedImageModeling):
     """iTPN pretraining.
 
     Args:
@@ -203,10 +181,12 @@ class iTPN(BaseSelfSupervisor):
         neck: :class:`iTPNPyramid` with ``out_type='units'`` (the same module and names as downstream).
         head: :class:`iTPNPixelHead` or :class:`iTPNCLIPHead`.
         target: ``'pixel'`` or ``'clip'``.
-        mask_ratio: pixel target: fraction of units dropped (0.75). The CLIP target takes the mask from the
-            data samples (``BEiTMaskGenerator`` in the pipeline).
+        mask_ratio: pixel target: fraction of units dropped (0.75; uniform noise as the official ``masking_id``).
+            The CLIP target takes the mask from the data samples (``BEiTMaskGenerator`` in the pipeline).
         target_generator: CLIP target: the teacher (:class:`CLIPTeacher`).
     """
+    official_mask_ratio = 0.75
+    mask_unit = 'unit'
 
     def __init__(self, backbone: dict, neck: dict, head: dict, target: str = 'pixel', mask_ratio: float = 0.75,
                  target_generator: Optional[dict] = None, data_preprocessor: Optional[dict] = None, init_cfg=None):
@@ -214,23 +194,29 @@ class iTPN(BaseSelfSupervisor):
             raise ValueError(f"iTPN target must be 'pixel' or 'clip', got {target!r}")
         if target == 'clip' and target_generator is None:
             raise ValueError("iTPN(target='clip') needs a target_generator (e.g. mmconvmae.CLIPTeacher)")
-        if not 0 <= mask_ratio < 1:
-            raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
-        super().__init__(backbone=backbone, neck=neck, head=head, target_generator=target_generator,
+        super().__init__(backbone, neck, head, mask_ratio, target_generator=target_generator,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.target, self.mask_ratio = target, mask_ratio
+        self.target = target
 
-    def extract_feat(self, inputs: torch.Tensor):
-        return self.backbone(inputs)
+    def mask_patch_size(self) -> int:
+        return self.backbone.patch_size
 
-    def loss(self, inputs, data_samples=None, **kwargs) -> Dict[str, torch.Tensor]:
+    def reconstruct(self, inputs: torch.Tensor, mask: Optional[torch.Tensor] = None):
+        """Pixel target: ``(pred, mask)``, pred (B, N, p*p*C) for all units, mask (B, N) 1 = masked; the masked
+        units are dropped right after the stem (a given ``mask`` keeps its visible units in ascending order)."""
+        images = self.check_images(inputs)
+        if mask is None:
+            mask, ids_keep, ids_restore = self.generate_mask(images, with_ids=True)
+        else:
+            mask = mask.reshape(images.shape[0], -1)
+            ids_keep, ids_restore = mask_to_ids(mask)
+            mask = mask.to(images.dtype)
+        feats, hw = self.backbone.forward_units(images, ids_keep=ids_keep)
+        return self.head(self.neck.forward_units(*feats), ids_restore, hw), mask
+
+    def loss(self, inputs, data_samples=None, mask: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         if self.target == 'pixel':
-            images = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-            B, _, H, W = images.shape
-            p = self.backbone.patch_size
-            ids_keep, ids_restore, mask = random_unit_mask(B, (H // p) * (W // p), self.mask_ratio, images.device)
-            feats, hw = self.backbone.forward_units(images, ids_keep=ids_keep)
-            return dict(loss=self.head.loss(self.neck.forward_units(*feats), ids_restore, mask, images, hw))
+            return super().loss(inputs, data_samples, mask)
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError('iTPN CLIP target needs two views (student, teacher): use TwoNormDataPreprocessor')
         images, teacher_images = inputs

@@ -1,4 +1,12 @@
-"""Decomposed relative position (MViTv2 / ViTDet): one learnable table per axis and block.
+"""Relative position: BEiT-style bias tables and decomposed (MViTv2 / ViTDet) per-axis tables.
+
+BEiT-style (ConvMAE DET / SEG, HiViT / iTPN): a ((2 S_h - 1)(2 S_w - 1), heads) table read at the offset
+``query - key`` of two tokens, row-major ``dy * (2 S_w - 1) + dx`` (+ S - 1 per axis), as the official
+``relative_position_index`` buffers (BEiT; github:sunsmarterjie/iTPN ``itpn_pixel/models/models_itpn.py``
+L191-205; github:Alpha-VL/ConvMAE ``DET/models/convmae.py``): :func:`relative_position_index`,
+:func:`relative_position_bias` and, for checkpoints, :func:`resize_rel_pos_table`.
+
+Decomposed: one learnable table per axis and block.
 
 The attention logit between a query at (qy, qx) and a key at (ky, kx) gets ``q . Rh[qy, ky] + q . Rw[qx, kx]``
 where ``Rh`` / ``Rw`` are read from the per-axis tables ``rel_pos_h`` (2 S_h - 1, head_dim) and ``rel_pos_w``
@@ -6,10 +14,52 @@ where ``Rh`` / ``Rw`` are read from the per-axis tables ``rel_pos_h`` (2 S_h - 1
 ``modeling/backbone/utils.py`` (``get_rel_pos``, ``add_decomposed_rel_pos``; the same code is in
 OpenGVLab/Official-ConvMAE-Det), including the linear resize of a table whose length does not fit the grid.
 """
-from typing import Tuple
+import math
+from functools import lru_cache
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+
+
+@lru_cache(maxsize=8)
+def relative_position_index(h: int, w: int, span: Union[int, Tuple[int, int]],
+                            device: Optional[torch.device] = None) -> torch.Tensor:
+    """(h*w, h*w) long indices into a ((2 S_h - 1)(2 S_w - 1), heads) table (``span`` = S or (S_h, S_w), the grid
+    the table covers, at least (h, w)) for the ``query - key`` offsets of an h x w grid, as the official BEiT /
+    HiViT buffer. Cached: the result is shared, never modify it in place."""
+    span_h, span_w = (span, span) if isinstance(span, int) else span
+    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing='ij')
+    ys, xs = ys.flatten(), xs.flatten()
+    dy = ys[:, None] - ys[None, :] + span_h - 1
+    dx = xs[:, None] - xs[None, :] + span_w - 1
+    return dy * (2 * span_w - 1) + dx
+
+
+def relative_position_bias(table: torch.Tensor, size: Tuple[int, int], grid: Tuple[int, int]) -> torch.Tensor:
+    """Bias (heads, h*w, h*w) of a ((2 S_h - 1)(2 S_w - 1), heads) table (``size`` = (S_h, S_w)) for attention over
+    an h x w ``grid``. A grid up to the table's size reads the exact offsets; a larger grid reads a bicubically
+    enlarged table."""
+    (sh, sw), (h, w) = size, grid
+    heads = table.shape[1]
+    t = table.t().reshape(heads, 2 * sh - 1, 2 * sw - 1)
+    if h > sh or w > sw:
+        sh, sw = max(h, sh), max(w, sw)
+        t = F.interpolate(t[None], size=(2 * sh - 1, 2 * sw - 1), mode='bicubic', align_corners=False)[0]
+    index = relative_position_index(h, w, (sh, sw), table.device)
+    return t.reshape(heads, -1)[:, index.flatten()].view(heads, h * w, h * w)
+
+
+def resize_rel_pos_table(table: torch.Tensor, new_len: int) -> torch.Tensor:
+    """((2a-1)^2, heads) -> ((2b-1)^2, heads), bicubic on the square offset grid (``align_corners=False``, fp32
+    inside, the table's dtype out), for checkpoints of another resolution."""
+    old, new = math.isqrt(table.shape[0]), math.isqrt(new_len)
+    if old * old != table.shape[0] or new * new != new_len:
+        raise ValueError(f'cannot resize a relative-position table of {table.shape[0]} rows to {new_len}: '
+                         'only square tables are resized')
+    t = table.t().reshape(1, -1, old, old).float()
+    t = F.interpolate(t, size=(new, new), mode='bicubic', align_corners=False)
+    return t.reshape(-1, new * new).t().to(table.dtype).contiguous()
 
 
 def get_rel_pos(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
@@ -62,4 +112,5 @@ def add_decomposed_rel_pos(attn: torch.Tensor, q: torch.Tensor, rel_pos_h: torch
     return attn + decomposed_rel_pos_bias(q, rel_pos_h, rel_pos_w, q_size, k_size)
 
 
-__all__ = ['get_rel_pos', 'decomposed_rel_pos_bias', 'add_decomposed_rel_pos']
+__all__ = ['relative_position_index', 'relative_position_bias', 'resize_rel_pos_table', 'get_rel_pos',
+           'decomposed_rel_pos_bias', 'add_decomposed_rel_pos']
