@@ -341,7 +341,8 @@ class ConvMAE(BaseBackbone):
     checkpoint_family = 'ConvMAE'
     expected_missing_keys = (
         r'(windowed|global)_rel_pos_bias\.', r'blocks3\.\d+\.(attn\.relative_position_bias_table|gamma_[12])$',
-        r'fpn\.', r'fc_norm\.')  # what the det / seg / fine-tuning layouts add (docs/convmae.md)
+        r'fpn\.', r'fc_norm\.',  # what the det / seg / fine-tuning layouts add (docs/convmae.md)
+        r'blocks3\.\d+\.attn\.rel_pos_[hw]$')  # ViTDet tables: zero-initialised, not in the released encoder
 
     arch_zoo = {
         # ViT-S analogue, not an official shape (no weights)
