@@ -11,6 +11,17 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault('PYTHONWARNINGS', 'ignore')
 
 
+@pytest.fixture(autouse=True)
+def isolated_default_scope():
+    """Drops the mmengine default scopes a test created (a runner or ``init_default_scope('mmdet')``), so a later
+    test's ``Registry.build`` does not look its types up in another project's registry."""
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in [n for n in DefaultScope._instance_dict if n not in before]:
+        DefaultScope._instance_dict.pop(name)
+
+
 @pytest.fixture(scope='session')
 def synthetic_data(tmp_path_factory) -> Path:
     """A small copy of every synthetic dataset (8 train / 4 val images each), made once per test session."""
