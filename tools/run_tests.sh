@@ -7,4 +7,5 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$ROOT/tools/setup_env.sh"
 VENV="${MMCONVMAE_VENV:-$ROOT/.venv}"
 cd "$ROOT"
+"$VENV/bin/ruff" check --quiet .   # lint (ruff.toml); a finding fails the run before any test
 exec "$VENV/bin/python" -m pytest "$@"
