@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mmconvmae.models import Conv2Former
-from mmconvmae.models.backbones.conv2former import convert_conv2former_official
+from mmconvmae.models.convert.conv2former import convert_conv2former_official
 from mmconvmae.models.utils import DepthwiseConv2d, depthwise_weight_grad_fft, load_pretrained
 
 # docs/conv2former.md#the-model: params (M) with the 1280-d head + 1000-class classifier, backbone only (no

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from mmconvmae.models import ConvMAE, ConvMAEDet
-from mmconvmae.models.backbones.convmae import convert_convmae_official
+from mmconvmae.models.convert.convmae import convert_convmae_official
 from mmconvmae.models.utils import load_pretrained
 
 # M parameters of the official modules, ConvMAE-B (docs/convmae.md#arches)

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmconvmae.models import ConvNeXtV2
-from mmconvmae.models.backbones.convnext_v2 import convert_convnextv2_official
+from mmconvmae.models.convert.convnext_v2 import convert_convnextv2_official
 from mmconvmae.models.utils import GRN, load_pretrained
 
 # docs/convnext_v2.md#variants-and-parameter-counts: params (M) with a 1000-class head, and of the encoder only.

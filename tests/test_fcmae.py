@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from mmconvmae.models import ConvNeXtV2
-from mmconvmae.models.selfsup.fcmae import (FCMAE, FCMAEConvNeXtV2, FCMAEDecoder, VisibleLayout,
-                                            convert_fcmae_official, gen_random_mask)
+from mmconvmae.models.convert.convnext_v2 import convert_fcmae_official
+from mmconvmae.models.selfsup.fcmae import FCMAE, FCMAEConvNeXtV2, FCMAEDecoder, VisibleLayout, gen_random_mask
 from mmconvmae.models.utils import GRN, load_pretrained
 
 ARCH = dict(depths=[1, 1, 2, 1], dims=[8, 16, 24, 32])

@@ -4,7 +4,8 @@ import torch
 from mmengine.registry import DefaultScope
 
 from mmconvmae.models import HiViT, iTPNPyramid
-from mmconvmae.models.backbones.hivit import convert_itpn_official, map_to_units, units_to_map
+from mmconvmae.models.backbones.hivit import map_to_units, units_to_map
+from mmconvmae.models.convert.itpn import convert_itpn_official
 from mmconvmae.models.selfsup.itpn import iTPNPixelHead
 from mmconvmae.models.utils import load_pretrained
 

@@ -5,14 +5,13 @@ The module tree and parameter names are those of the official release (HVision-N
 LayerNorm + 2x2 stride-2 convs, and every block is ``stages.i.j.{layer_scale_1, layer_scale_2, attn.{norm, att.0,
 att.2, v, proj}, mlp.{norm, fc1, pos, fc2}}``; the classifier's 1280-d pre-logits block is ``head.{0,2}``. Official
 checkpoints (timm ``.pth.tar`` files with a pickled ``args``) therefore load through ``init_cfg`` as they are;
-:func:`convert_conv2former_official` drops the classifier ``pred`` (and ``head`` for dense backbones) and renames
-the 2022 gist's ``attn.a.*``.
+:mod:`mmconvmae.models.convert.conv2former` drops the classifier ``pred`` (and ``head`` for dense backbones) and
+renames the 2022 gist's ``attn.a.*``.
 
 Speed: the blocks run on channels-last tensors, and on CPU the k x k depthwise convs compute their weight gradient
 by FFT (:class:`~mmconvmae.models.utils.DepthwiseConv2d`); ``channels_last=False, dw_weight_grad='native'`` runs
 the official NCHW ops instead (same outputs up to float rounding; docs/conv2former.md has the measurements).
 """
-from collections import OrderedDict
 from typing import Dict, Sequence, Tuple, Union
 
 import torch
@@ -23,6 +22,7 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
+from ..convert.conv2former import convert_conv2former_official
 from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
 from ..utils.layers import DepthwiseConv2d, LayerNorm2d
 
@@ -289,25 +289,3 @@ class Conv2Former(BaseBackbone):
     # ---- official checkpoints -------------------------------------------------------------------------
     def adapt_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         return convert_conv2former_official(state_dict, keep_head=self.with_head)
-
-
-def convert_conv2former_official(state_dict: Dict[str, torch.Tensor],
-                                 keep_head: bool = True,
-                                 keep_pred: bool = False) -> 'OrderedDict[str, torch.Tensor]':
-    """Official Conv2Former keys -> :class:`Conv2Former` keys. A no-op on keys that are already ours.
-
-    Handles the released ``models/conv2former.py`` names (identical to ours), the 2022 gist's ``attn.a.*``
-    (-> ``attn.att.*``), and layer scales stored as (1, C, 1, 1) or (C, 1, 1) (-> (C,)). The 1280-d ``head.*``
-    is kept only when ``keep_head`` (classification backbones); the classifier ``pred.*`` is dropped unless
-    ``keep_pred``. Wrappers (``state_dict`` / ``state_dict_ema`` / ``model`` / ``module.``) and non-tensor
-    entries (the pickled ``args``) are removed before, by ``extract_state_dict``.
-    """
-    out = OrderedDict()
-    for key, value in state_dict.items():
-        if key.startswith('head.') and not keep_head or key.startswith('pred.') and not keep_pred:
-            continue
-        key = key.replace('.attn.a.', '.attn.att.')
-        if 'layer_scale_' in key and value.dim() > 1:
-            value = value.reshape(-1)
-        out[key] = value
-    return out

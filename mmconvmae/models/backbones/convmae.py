@@ -4,7 +4,7 @@ Stages 1 and 2 are convolutional blocks (a 5x5 depthwise conv in place of attent
 8; stage 3 is a plain ViT (absolute position embedding, no cls token) at stride 16. Parameter names follow the
 official release (``patch_embed1..4``, ``blocks1/2/3``, ``pos_embed``; ``blocks*.{norm1, conv1, attn, conv2, norm2,
 mlp.fc1, mlp.fc2}`` and ``blocks3.*.attn.{qkv, proj}``), so the released encoder (``convmae.pth``, ``ckpt['model']``)
-loads through ``init_cfg`` with nothing missing; :func:`convert_convmae_official` also reads the official DET
+loads through ``init_cfg`` with nothing missing; :mod:`mmconvmae.models.convert.convmae` also reads the official DET
 (detectron2) and SEG (mmseg 0.x) checkpoints.
 
 One module covers the three official backbones (see :class:`ConvMAE` and the switches below):
@@ -26,8 +26,6 @@ ConvViT PR (probably the ConvMAE-v2 shapes, unverified; ``huge`` uses patch size
 ``small`` is our own analogue of ViT-S (dims and heads halved, not an official shape). No weights exist for them.
 """
 import math
-import re
-from collections import OrderedDict
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -41,6 +39,7 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
+from ..convert.convmae import VARIANT_ONLY, convert_convmae_official
 from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
 from ..utils.layers import LayerNorm2d
 
@@ -582,7 +581,7 @@ class ConvMAE(BaseBackbone):
         state = convert_convmae_official(state_dict, keep_pretrain=True)
         own = self.state_dict()
         for key in list(state):
-            if _VARIANT_ONLY.match(key) and key not in own:
+            if VARIANT_ONLY.match(key) and key not in own:
                 del state[key]
         if 'pos_embed' in state and state['pos_embed'].shape != own['pos_embed'].shape:
             src = state['pos_embed']
@@ -622,45 +621,5 @@ class ConvMAEDet(ConvMAE):
                          drop_path_rate=drop_path_rate, freeze_pos_embed=freeze_pos_embed, **kwargs)
 
 
-# ---- official checkpoints ---------------------------------------------------------------------------------------
-#: prefixes of the official downstream checkpoints: DET (detectron2), Official-ConvMAE-Det, SEG (mmseg 0.x)
-_OFFICIAL_PREFIXES = ('backbone.bottom_up.', 'backbone.net.', 'backbone.')
-_PRETRAIN_ONLY = re.compile(r'^(mask_token$|decoder_|stage[12]_output_decode\.)')
-#: parameters that only some ConvMAE variants have (pretraining encoder / decoder, classifier)
-_VARIANT_ONLY = re.compile(r'^(mask_token$|decoder_|stage[12]_output_decode\.|norm\.|fc_norm\.)')
-
-
-def convert_convmae_official(state_dict: StateDict, keep_pretrain: bool = False) -> 'OrderedDict[str, torch.Tensor]':
-    """Official ConvMAE keys -> :class:`ConvMAE` keys; a no-op on our own keys.
-
-    Reads the released encoder (``convmae.pth``: same names), pretraining checkpoints (decoder, ``mask_token`` and
-    ``stage{1,2}_output_decode`` dropped unless ``keep_pretrain``), fine-tuned classifiers (``head.*`` dropped,
-    ``fc_norm`` kept), DET / Official-ConvMAE-Det / SEG checkpoints (the backbone under ``backbone.bottom_up.`` /
-    ``backbone.net.`` / ``backbone.`` is taken, the rest dropped) and ConvMAE-v2 files (``cls_token`` dropped).
-    ``relative_position_index`` buffers are dropped (we compute them).
-    """
-    state = OrderedDict(state_dict)
-    for prefix in _OFFICIAL_PREFIXES:
-        if prefix + 'patch_embed1.proj.weight' in state:
-            state = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
-            break
-    out = OrderedDict()
-    for key, value in state.items():
-        if key.endswith('relative_position_index') or key.startswith('head.') or key == 'cls_token':
-            continue
-        if not keep_pretrain and _PRETRAIN_ONLY.match(key):
-            continue
-        out[key] = value
-    return out
-
-
-def official_key_shapes(arch: str = 'base', img_size: int = 224) -> 'OrderedDict[str, Tuple[int, ...]]':
-    """The key names and shapes of the released encoder (docs/convmae.md#what-is-official, without ``norm``),
-    for tests and converters."""
-    with torch.device('meta'):
-        model = ConvMAE(arch, img_size=img_size, out_indices=(0, 1, 2))
-    return OrderedDict((k, tuple(v.shape)) for k, v in model.state_dict().items())
-
-
-__all__: List[str] = ['ConvMAE', 'ConvMAEDet', 'convert_convmae_official', 'relative_position_bias',
+__all__: List[str] = ['ConvMAE', 'ConvMAEDet', 'relative_position_bias',
                       'sincos_pos_embed', 'resize_pos_embed', 'window_partition', 'window_unpartition']

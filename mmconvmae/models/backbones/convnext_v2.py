@@ -3,20 +3,18 @@
 Parameter names follow the official release (``downsample_layers.*``, ``stages.s.b.{dwconv, norm, pwconv1,
 grn, pwconv2}``), so official fine-tuned and FCMAE checkpoints load through ``init_cfg`` directly; the
 classification ``norm`` becomes ``norm3`` and Minkowski (sparse) FCMAE training checkpoints are converted on
-load (:func:`convert_convnextv2_official`).
+load (:func:`mmconvmae.models.convert.convnext_v2.convert_convnextv2_official`).
 """
-import re
-from collections import OrderedDict
 from typing import Dict, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
+from ..convert.convnext_v2 import convert_convnextv2_official
 from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
 from ..utils.layers import GRN, DepthwiseConv2d, LayerNorm2d
 
@@ -191,49 +189,3 @@ class ConvNeXtV2(BaseBackbone):
     # ---- official checkpoints -------------------------------------------------------------------------
     def adapt_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         return convert_convnextv2_official(state_dict, has_norm3=hasattr(self, 'norm3'))
-
-
-_FCMAE_DECODER = re.compile(r'^(decoder\.|proj\.|pred\.|mask_token$)')
-
-
-_MMPRETRAIN_NAMES = (('.depthwise_conv.', '.dwconv.'), ('.pointwise_conv1.', '.pwconv1.'),
-                     ('.pointwise_conv2.', '.pwconv2.'))
-
-
-def convert_convnextv2_official(state_dict: Dict[str, torch.Tensor], has_norm3: bool = True,
-                                keep_head: bool = False) -> 'OrderedDict[str, torch.Tensor]':
-    """Official ConvNeXt V2 keys -> :class:`ConvNeXtV2` keys. A no-op on keys that are already ours.
-
-    Handles: mmpretrain ``ConvNeXt(use_grn=True)`` backbones (``depthwise_conv`` / ``pointwise_conv{1,2}``), fine-tuned ``*_ema.pt`` files (``norm.*`` -> ``norm3.*``; ``head.*`` dropped unless
-    ``keep_head``), FCMAE ``pt_only`` encoders, and FCMAE training checkpoints of the official MinkowskiEngine
-    code (``encoder.`` prefix; ``kernel`` tensors (kv, in, out) / (kv, C) -> conv weights; ``.ln`` / ``.linear``
-    wrappers; (1, C) biases; decoder, ``proj``, ``pred`` and ``mask_token`` dropped). GRN gamma/beta of shape
-    (1, 1, 1, C) or (1, C) become (C,).
-    """
-    out = OrderedDict()
-    for key, value in state_dict.items():
-        if key.startswith('encoder.'):
-            key = key[len('encoder.'):]
-        elif _FCMAE_DECODER.match(key):
-            continue
-        if key.startswith('head.') and not keep_head:
-            continue
-        key = key.replace('.ln.', '.').replace('.linear.', '.')
-        for theirs, ours in _MMPRETRAIN_NAMES:
-            key = key.replace(theirs, ours)
-        if key.endswith('.kernel'):
-            key = key[:-len('kernel')] + 'weight'
-            if value.dim() == 3:  # MinkowskiConvolution: (k*k, in, out) -> (out, in, k, k), H/W transposed
-                ks = int(round(value.shape[0]**0.5))
-                value = value.permute(2, 1, 0).reshape(value.shape[2], value.shape[1], ks, ks).transpose(3, 2)
-            elif value.dim() == 2:  # depthwise: (k*k, C) -> (C, 1, k, k)
-                ks = int(round(value.shape[0]**0.5))
-                value = value.permute(1, 0).reshape(value.shape[1], 1, ks, ks).transpose(3, 2)
-        elif key.endswith('.bias') and value.dim() > 1:
-            value = value.reshape(-1)
-        if '.grn.' in key and value.dim() > 1:
-            value = value.reshape(-1)
-        if key.startswith('norm.') and has_norm3:
-            key = 'norm3.' + key[len('norm.'):]
-        out[key] = value.contiguous()
-    return out

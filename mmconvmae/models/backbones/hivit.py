@@ -7,13 +7,12 @@ dropped (pixel pretraining) before the first block.
 
 Parameter names are the official ones (``patch_embed``, one flat ``blocks`` list holding stem blocks,
 ``PatchMerge`` modules and main blocks, ``absolute_pos_embed``, ``attn.relative_position_bias_table``,
-``gamma_1/2``, ``fc_norm``), so official iTPN checkpoints load as they are (:func:`convert_itpn_official`
+``gamma_1/2``, ``fc_norm``), so official iTPN checkpoints load as they are (:mod:`mmconvmae.models.convert.itpn`
 only drops what does not belong to the backbone). The feature pyramid lives in
 :class:`mmconvmae.models.necks.iTPNPyramid`.
 """
 import logging
 import math
-import re
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -27,6 +26,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
 from mmconvmae.registry import MODELS
+from ..convert.itpn import convert_itpn_official
 from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
 
 
@@ -452,62 +452,3 @@ class HiViT(BaseBackbone):
                 t = F.interpolate(t, size=(new, new), mode='bicubic', align_corners=False)
                 state[k] = t.reshape(-1, new * new).T
         return state
-
-
-# official iTPN top-level names -> our module (the rest is the backbone)
-PYRAMID_KEYS = re.compile(r'^(align_dim_16tofpn|align_dim_16to8|align_dim_8to4|split_16to8|split_8to4|block_16to8|'
-                          r'block_8to4|fpn_modules)\.')
-PIXEL_HEAD_KEYS = re.compile(r'^(decoder_embed\.|decoder_blocks\.|decoder_norm\.|decoder_pred\.|decoder_pos_embed$)')
-CLIP_HEAD_KEYS = re.compile(r'^(decoder_embed\.|norm\.|norm_cls\.|lm_head\.|lm_cls_head\.|cls_pt_layers\.)')
-# mmpretrain iTPNPretrainDecoder's mmcv TransformerEncoderLayer names -> official decoder names
-_MMPRETRAIN_DECODER = (('.ln1.', '.norm1.'), ('.ln2.', '.norm2.'), ('.ffn.layers.0.0.', '.mlp.fc1.'),
-                       ('.ffn.layers.1.', '.mlp.fc2.'))
-
-
-def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    """Official iTPN (pixel or CLIP) or mmpretrain iTPN keys -> our ``backbone.* / neck.* / head.*`` layout.
-
-    A no-op on our own keys. Official: backbone keys are kept as they are; the pyramid (``align_dim_*``,
-    ``split_*``, ``block_*``, ``fpn_modules``) goes to ``neck.``; pretraining heads go to ``head.`` (pixel:
-    ``decoder_*`` and the decoder's ``mask_token``; CLIP: ``decoder_embed``, ``norm``, ``norm_cls``, ``lm_*``,
-    ``cls_pt_layers``, while its ``mask_token`` (dim E) stays in the backbone). The top-level
-    ``relative_position_index`` buffers are dropped, the ``head.*`` classifier of fine-tuned files becomes
-    ``head.fc.*`` (mmpretrain ``LinearClsHead``), ``target_generator.*`` (teacher) keys are dropped.
-    mmpretrain: ``(backbone.)pos_embed`` -> ``backbone.absolute_pos_embed``, the pyramid stays in ``neck.``,
-    ``neck.{decoder_*, mask_token, ln1}`` -> ``head.{..., decoder_norm}``, ``head.cls_head`` -> ``head.lm_head``.
-    mmpretrain's base/large HiViT has 4/4 stem blocks, so its ``blocks`` only match ours for a custom
-    ``depths=[4, 4, d]`` arch (a shape check catches the rest).
-    """
-    keys = set(state_dict)
-    ours = any(k.startswith(('backbone.', 'neck.')) for k in keys)
-    mmpretrain = ours and ('backbone.pos_embed' in keys or any(k.startswith('neck.decoder_') for k in keys))
-    clip = 'lm_head.weight' in keys
-    out = OrderedDict()
-    for key, value in state_dict.items():
-        if key.endswith('relative_position_index') or key.startswith('target_generator.'):
-            continue  # fixed buffers; the CLIP teacher loads its own weights
-        if ours:
-            if mmpretrain:
-                if key == 'backbone.pos_embed':
-                    key = 'backbone.absolute_pos_embed'
-                elif key.startswith('neck.'):
-                    sub = key[len('neck.'):]
-                    if not PYRAMID_KEYS.match(sub):
-                        if sub.startswith('ln1.'):
-                            sub = 'decoder_norm.' + sub[len('ln1.'):]
-                        for theirs, mine in _MMPRETRAIN_DECODER:
-                            sub = sub.replace(theirs, mine)
-                        key = 'head.' + sub
-                elif key.startswith('head.cls_head.'):
-                    key = 'head.lm_head.' + key[len('head.cls_head.'):]
-            out[key] = value
-            continue
-        if PYRAMID_KEYS.match(key):
-            out['neck.' + key] = value
-        elif (CLIP_HEAD_KEYS if clip else PIXEL_HEAD_KEYS).match(key) or (key == 'mask_token' and not clip):
-            out['head.' + key] = value
-        elif key.startswith('head.'):  # classifier of a fine-tuned file -> mmpretrain LinearClsHead
-            out['head.fc.' + key[len('head.'):]] = value
-        else:  # a bare mmpretrain HiViT backbone names the position embedding ``pos_embed``
-            out['backbone.' + ('absolute_pos_embed' if key == 'pos_embed' else key)] = value
-    return out

@@ -17,7 +17,6 @@ Modules (official parameter names, so checkpoints move between pretraining and t
 Unlike the official code (hard-coded 224 / 14x14 grid), any H, W divisible by 16 works: masks are made for the
 current grid and the fixed sin-cos embeddings are generated for it.
 """
-from collections import OrderedDict
 from typing import Optional, Tuple, Union
 
 import torch
@@ -27,7 +26,7 @@ from mmpretrain.models.heads import MAEPretrainHead
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 
 from mmconvmae.registry import MODELS
-from ..backbones.convmae import ConvMAE, TransformerBlock, convert_convmae_official, sincos_pos_embed
+from ..backbones.convmae import ConvMAE, TransformerBlock, sincos_pos_embed
 from .fcmae import _build
 
 
@@ -275,18 +274,3 @@ class ConvMAEPretrain(BaseSelfSupervisor):
         images = self.check_images(inputs)
         pred, mask = self.reconstruct(images, mask)
         return dict(loss=self.head.loss(pred, images, mask))
-
-
-def convert_convmae_pretrain_official(state_dict) -> 'OrderedDict[str, torch.Tensor]':
-    """A full official pretraining checkpoint (``models_convmae.MaskedAutoencoderConvViT``) -> :class:`ConvMAEPretrain`
-    keys: encoder, fusion convs and ``norm`` -> ``backbone.*``; ``mask_token`` and ``decoder_*`` -> ``neck.*``.
-    Keys that already are ours pass through."""
-    out = OrderedDict()
-    for key, value in convert_convmae_official(state_dict, keep_pretrain=True).items():
-        if key.startswith(('backbone.', 'neck.')):
-            out[key] = value
-        elif key == 'mask_token' or key.startswith('decoder_'):
-            out['neck.' + key] = value
-        else:
-            out['backbone.' + key] = value
-    return out

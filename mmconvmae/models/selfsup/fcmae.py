@@ -19,9 +19,7 @@ the stem, the encoder depthwise/pointwise layers and every decoder Conv2d with t
 as an accident of a missing ``std=`` argument, and the paper's results come from the JAX/TPU code, not from
 that path, so we do not reproduce it.
 """
-import re
-from collections import OrderedDict
-from typing import Dict, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -31,7 +29,7 @@ from mmpretrain.models.heads import MAEPretrainHead
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 
 from mmconvmae.registry import MODELS
-from ..backbones.convnext_v2 import ConvNeXtV2, ConvNeXtV2Block, convert_convnextv2_official
+from ..backbones.convnext_v2 import ConvNeXtV2, ConvNeXtV2Block
 
 def gen_random_mask(batch_size: int, num_cells: int, mask_ratio: float, device=None,
                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -436,30 +434,3 @@ class FCMAE(BaseSelfSupervisor):
         images = self.check_images(inputs)
         pred, mask = self.reconstruct(images, mask)
         return dict(loss=self.head.loss(pred, images, mask))
-
-
-_DECODER_KEY = re.compile(r'^(decoder\.|proj\.|pred\.|mask_token$)')
-
-
-def convert_fcmae_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    """Official FCMAE training checkpoint (``main_pretrain.py``: MinkowskiEngine encoder under ``encoder.``,
-    dense ``proj``, ``mask_token``, ``decoder.0.*``, ``pred``;
-    docs/convnext_v2.md#fcmae-training-checkpoints-minkowskiengine) -> :class:`FCMAE` keys, so official
-    full checkpoints can resume pretraining here: encoder -> ``backbone.*`` (Minkowski kernels converted by
-    :func:`convert_convnextv2_official`), decoder side -> ``neck.*`` with GRN gamma/beta as (C,).
-    Keys that already are ours (``backbone.*``, ``neck.*``) pass through.
-    """
-    out = OrderedDict()
-    encoder = OrderedDict()
-    for key, value in state_dict.items():
-        if key.startswith(('backbone.', 'neck.')):
-            out[key] = value
-        elif _DECODER_KEY.match(key):
-            if '.grn.' in key and value.dim() > 1:
-                value = value.reshape(-1)
-            out['neck.' + key] = value.contiguous()
-        else:
-            encoder[key] = value
-    for key, value in convert_convnextv2_official(encoder, has_norm3=False).items():
-        out['backbone.' + key] = value
-    return out
