@@ -18,7 +18,7 @@ model = dict(
         type='mmconvmae.ConvNeXtV2',
         arch='base',
         drop_path_rate=0.1,
-        gap_before_final_norm=True,
+        out_type='avg_featmap',
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     head=dict(
         type='LinearClsHead',

@@ -16,7 +16,7 @@ model = dict(
         type='mmconvmae.HiViT',
         arch='base',
         img_size=224,
-        rpe=True,
+        rel_pos_bias='per_block',
         drop_path_rate=0.15,
         out_type='avg_featmap',
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),

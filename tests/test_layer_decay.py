@@ -39,7 +39,7 @@ def lr_and_wd(model, rate, decay_type):
 
 
 def test_layer_wise_lrs_follow_the_official_single_scheme():
-    model = Detector(WithPosEmbed(arch='atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False))
+    model = Detector(WithPosEmbed(arch='atto', out_indices=(0, 1, 2, 3), out_type='featmap'))
     t = lr_and_wd(model, 0.5, 'layer_wise')
     n = 2 + 2 + 6 + 2 + 2  # num_layers = sum(depths) + 2
     assert t['backbone.downsample_layers.0.0.weight'][0] == pytest.approx(0.5**(n - 1 - 1))
@@ -58,7 +58,7 @@ def test_layer_wise_lrs_follow_the_official_single_scheme():
 
 
 def test_stage_wise_lrs_follow_the_official_group_scheme():
-    t = lr_and_wd(Detector(ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)), 0.5,
+    t = lr_and_wd(Detector(ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), out_type='featmap')), 0.5,
                   'stage_wise')
     n = 6 + 2  # atto: 6 groups (depths[2] <= 9)
     expect = {

@@ -12,7 +12,7 @@ Speed: the blocks run on channels-last tensors, and on CPU the k x k depthwise c
 by FFT (:class:`~mmconvmae.models.utils.DepthwiseConv2d`); ``channels_last=False, dw_weight_grad='native'`` runs
 the official NCHW ops instead (same outputs up to float rounding; docs/conv2former.md has the measurements).
 """
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -23,7 +23,7 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
 from ..convert.conv2former import convert_conv2former_official
-from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch, resolve_out_type
 from ..utils.layers import DepthwiseConv2d, LayerNorm2d
 
 
@@ -128,11 +128,11 @@ class Conv2Former(BaseBackbone):
         drop_path_rate: stochastic depth, linear over all blocks.
         layer_scale_init_value: initial layer scale (official: 1e-6).
         out_indices: stages to output (0..3, negative allowed).
-        with_head: classification mode (the official classifier without ``pred``): the last stage goes through
-            ``head`` = 1x1 conv (C4 -> ``head_channels``) -> GELU -> LayerNorm and is globally average pooled to
-            (N, head_channels); needs ``out_indices`` = the last stage. Otherwise every output is an
-            (N, C_i, H / 2^(i+2), W / 2^(i+2)) map normalised by its own LayerNorm ``norm{i}`` (not in the
-            official code: freshly initialised, as in ConvNeXt's detection backbones).
+        out_type: ``'avg_featmap'`` (classification, the default; the official classifier without ``pred``): the
+            last stage goes through ``head`` = 1x1 conv (C4 -> ``head_channels``) -> GELU -> LayerNorm and is
+            globally average pooled to (N, head_channels); needs ``out_indices`` = the last stage. ``'featmap'``:
+            every output is an (N, C_i, H / 2^(i+2), W / 2^(i+2)) map normalised by its own LayerNorm ``norm{i}``
+            (not in the official code: freshly initialised, as in ConvNeXt's detection backbones).
         head_channels: width of the pre-logits head (official 1280).
         frozen_stages: -1 freezes nothing, 0 the stem, k >= 1 the stem and stages 0..k-1 (with their
             downsampling layers and output norms).
@@ -143,6 +143,7 @@ class Conv2Former(BaseBackbone):
         dw_weight_grad: how the k x k depthwise convs compute their weight gradient (:class:`DepthwiseConv2d`):
             ``'auto'`` (FFT on CPU, where the native one is 10-60x the forward; native on GPU), ``'fft'``,
             ``'native'``.
+        with_head: deprecated alias of ``out_type`` (True = ``'avg_featmap'``, False = ``'featmap'``).
 
     Input: (N, in_channels, H, W) with H and W multiples of 32.
     """
@@ -165,13 +166,14 @@ class Conv2Former(BaseBackbone):
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: float = 1e-6,
                  out_indices: Union[int, Sequence[int]] = -1,
-                 with_head: bool = True,
+                 out_type: str = 'avg_featmap',
                  head_channels: int = 1280,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  channels_last: bool = True,
                  dw_weight_grad: str = 'auto',
+                 with_head: Optional[bool] = None,
                  init_cfg=None):
         super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
         arch = resolve_arch(arch, self.arch_zoo, ('depths', 'dims', 'kernel_size'), 'Conv2Former')
@@ -182,13 +184,13 @@ class Conv2Former(BaseBackbone):
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f'Conv2Former kernel_size must be a positive odd integer, got {self.kernel_size}')
         self.out_indices = normalize_indices(out_indices, 4)
-        if with_head and self.out_indices != (3, ):
-            raise ValueError(f'with_head=True (classification) outputs the last stage only, got out_indices '
-                             f'{out_indices}; set with_head=False for multi-scale outputs')
+        self.out_type = resolve_out_type('Conv2Former', out_type, with_head=with_head)
+        if self.out_type == 'avg_featmap' and self.out_indices != (3, ):
+            raise ValueError(f"out_type='avg_featmap' (classification) outputs the last stage only, got out_indices "
+                             f"{out_indices}; set out_type='featmap' for multi-scale outputs")
         if not -1 <= frozen_stages <= 4:
             raise ValueError(f'frozen_stages must be in [-1, 4], got {frozen_stages}')
         self.frozen_stages = frozen_stages
-        self.with_head = with_head
         self.channels_last = channels_last
 
         c0, d = self.dims[0] // 2, self.dims
@@ -209,7 +211,7 @@ class Conv2Former(BaseBackbone):
                 Conv2FormerBlock(dim, self.kernel_size, mlp_ratio, r, layer_scale_init_value, channels_last,
                                  dw_weight_grad, with_cp) for r in rates
             ]))
-        if with_head:
+        if self.out_type == 'avg_featmap':
             self.head = nn.Sequential(nn.Conv2d(d[3], head_channels, 1), nn.GELU(),
                                       LayerNorm2d(head_channels, eps=1e-6))
         else:
@@ -227,7 +229,7 @@ class Conv2Former(BaseBackbone):
 
     @property
     def out_channels(self) -> Tuple[int, ...]:
-        if self.with_head:
+        if self.out_type == 'avg_featmap':
             return (self.head[0].out_channels, )
         return tuple(self.dims[i] for i in self.out_indices)
 
@@ -243,7 +245,7 @@ class Conv2Former(BaseBackbone):
                 x = self.stages[i](x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
             else:
                 x = self.stages[i](x)
-            if self.with_head and i == 3:
+            if self.out_type == 'avg_featmap' and i == 3:
                 outs.append(self.head(x).mean((-2, -1)))
             elif i in self.out_indices:
                 outs.append(getattr(self, f'norm{i}')(x).contiguous())
@@ -288,4 +290,4 @@ class Conv2Former(BaseBackbone):
 
     # ---- official checkpoints -------------------------------------------------------------------------
     def adapt_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        return convert_conv2former_official(state_dict, keep_head=self.with_head)
+        return convert_conv2former_official(state_dict, keep_head=self.out_type == 'avg_featmap')

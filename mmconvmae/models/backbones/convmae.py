@@ -9,7 +9,7 @@ loads through ``init_cfg`` with nothing missing; :mod:`mmconvmae.models.convert.
 
 One module covers the three official backbones (see :class:`ConvMAE` and the switches below):
 
-- the encoder of pretraining / ImageNet fine-tuning (all blocks global, ``gap_before_final_norm`` + ``fc_norm``);
+- the encoder of pretraining / ImageNet fine-tuning (all blocks global, ``out_type='avg_featmap'``: ``fc_norm``);
 - the detection backbone of the official ``DET/`` code (:class:`ConvMAEDet`): windowed attention except in the
   global blocks (0, 3, 6, 10), one relative-position table shared by the window blocks and one by the global
   blocks, outputs (256, 384, 768, 768) at strides 4, 8, 16, 32 with the 1/32 level a 2x2 max-pool of 1/16;
@@ -40,7 +40,7 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
 from ..convert.convmae import VARIANT_ONLY, convert_convmae_official
-from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch, resolve_out_type
 from ..utils.layers import LayerNorm2d
 
 StateDict = Dict[str, torch.Tensor]
@@ -294,8 +294,9 @@ class ConvMAE(BaseBackbone):
         in_channels: input channels.
         out_indices: levels to output: 0, 1, 2 = stages 1-3 (strides 4, 8, 16), 3 = the 1/32 level made from
             stage 3 by ``downsample32``.
-        gap_before_final_norm: classification (official fine-tuning with ``global_pool``): output
-            ``(fc_norm(mean of the stage-3 tokens),)`` of shape (N, C3); needs ``out_indices=2``.
+        out_type: ``'featmap'`` (default): the maps of ``out_indices``; ``'avg_featmap'``: classification (official
+            fine-tuning with ``global_pool``): output ``(fc_norm(mean of the stage-3 tokens),)`` of shape (N, C3);
+            needs ``out_indices=2``.
         window_size: None: global attention in every stage-3 block. An int: windowed attention (non-overlapping
             ``window_size`` x ``window_size`` token windows) in every block except ``global_attn_indexes``.
         global_attn_indexes: the stage-3 blocks with global attention when ``window_size`` is set (official DET:
@@ -317,6 +318,7 @@ class ConvMAE(BaseBackbone):
             includes ``patch_embed4``, ``pos_embed`` and the shared relative-position tables).
         norm_eval: BatchNorm layers (only in ``downsample32='conv'``) in eval mode during training.
         with_cp: activation checkpointing per block.
+        gap_before_final_norm: deprecated alias of ``out_type`` (True = ``'avg_featmap'``, False = ``'featmap'``).
 
     Input: (N, in_channels, H, W), any H and W. Output: a tuple of (N, C_i, ceil(H / s_i), ceil(W / s_i)) for the
     ``out_indices`` with strides s = (4, 8, 16, 32) and channels (C1, C2, C3, C3) (base: 256, 384, 768, 768); with
@@ -331,8 +333,6 @@ class ConvMAE(BaseBackbone):
         'large': dict(embed_dims=[384, 768, 1024], depths=[2, 2, 23], num_heads=16),
         'huge': dict(embed_dims=[768, 1024, 1280], depths=[2, 2, 31], num_heads=16, patch_sizes=[7, 1, 2]),
     }
-    #: whether official weights exist for the arch
-    released = dict(small=False, base=True, large=False, huge=False)
     num_levels = 4
 
     def __init__(self,
@@ -340,7 +340,7 @@ class ConvMAE(BaseBackbone):
                  img_size: Union[int, Sequence[int]] = 224,
                  in_channels: int = 3,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
-                 gap_before_final_norm: bool = False,
+                 out_type: str = 'featmap',
                  window_size: Optional[int] = None,
                  global_attn_indexes: Sequence[int] = (0, 3, 6, 10),
                  pad_to_window: bool = True,
@@ -355,6 +355,7 @@ class ConvMAE(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 gap_before_final_norm: Optional[bool] = None,
                  init_cfg=None):
         super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
         arch = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'ConvMAE')
@@ -374,9 +375,9 @@ class ConvMAE(BaseBackbone):
         self.in_channels = in_channels
 
         self.out_indices = normalize_indices(out_indices, self.num_levels)
-        self.gap_before_final_norm = gap_before_final_norm
-        if gap_before_final_norm and self.out_indices != (2, ):
-            raise ValueError('gap_before_final_norm (classification) pools the stage-3 tokens: set out_indices=2, '
+        self.out_type = resolve_out_type(type(self).__name__, out_type, gap_before_final_norm=gap_before_final_norm)
+        if self.out_type == 'avg_featmap' and self.out_indices != (2, ):
+            raise ValueError("out_type='avg_featmap' (classification) pools the stage-3 tokens: set out_indices=2, "
                              f'got {self.out_indices}')
         depth3 = self.depths[2]
         if window_size is not None and (not isinstance(window_size, int) or window_size < 1):
@@ -422,7 +423,7 @@ class ConvMAE(BaseBackbone):
                 self.windowed_rel_pos_bias = RelativePositionBias(window, self.num_heads)
             if not all(self.windowed):
                 self.global_rel_pos_bias = RelativePositionBias(self.pos_grid, self.num_heads)
-        if gap_before_final_norm:
+        if self.out_type == 'avg_featmap':
             self.fc_norm = nn.LayerNorm(d3, eps=1e-6)
         if 3 in self.out_indices and downsample32 == 'conv':
             self.fpn = nn.Sequential(nn.Conv2d(d3, d3, 3, stride=2), build_norm_layer(norm_cfg, d3)[1], nn.GELU())
@@ -531,7 +532,7 @@ class ConvMAE(BaseBackbone):
             x = F.pad(x, (0, pw, 0, ph))
         s1, s2, x = self.embed(x)
         x = self.forward_stage3(x)
-        if self.gap_before_final_norm:
+        if self.out_type == 'avg_featmap':
             return (self.fc_norm(x.mean((1, 2))), )
         s3 = x.permute(0, 3, 1, 2).contiguous()
         levels = [s1, s2, s3]

@@ -5,7 +5,7 @@ grn, pwconv2}``), so official fine-tuned and FCMAE checkpoints load through ``in
 classification ``norm`` becomes ``norm3`` and Minkowski (sparse) FCMAE training checkpoints are converted on
 load (:func:`mmconvmae.models.convert.convnext_v2.convert_convnextv2_official`).
 """
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -15,7 +15,7 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
 from ..convert.convnext_v2 import convert_convnextv2_official
-from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch, resolve_out_type
 from ..utils.layers import GRN, DepthwiseConv2d, LayerNorm2d
 
 
@@ -70,14 +70,15 @@ class ConvNeXtV2(BaseBackbone):
         in_channels: input channels.
         drop_path_rate: stochastic depth, linear over all blocks.
         out_indices: stages to output (0..3, negative allowed). Each output has its own norm ``norm{i}``.
-        gap_before_final_norm: classification mode: outputs are globally average pooled to (N, C) and then
-            normalised (the official ``forward_features``); otherwise outputs are (N, C_i, H/2^(i+2), W/2^(i+2))
+        out_type: ``'avg_featmap'`` (classification, the default): outputs are globally average pooled to (N, C)
+            and then normalised (the official ``forward_features``); ``'featmap'``: (N, C_i, H/2^(i+2), W/2^(i+2))
             maps normalised by a channels-first LayerNorm.
         frozen_stages: -1 freezes nothing, 0 the stem, k >= 1 the stem and stages 0..k-1 (with their
             downsampling layers and output norms).
         norm_eval: put BatchNorm layers in eval mode during training (no BN in this model; kept for API
             compatibility with OpenMMLab necks/heads that pass it).
         with_cp: activation checkpointing per block.
+        gap_before_final_norm: deprecated alias of ``out_type`` (True = ``'avg_featmap'``, False = ``'featmap'``).
 
     Input: (N, in_channels, H, W) with H and W multiples of 32.
     """
@@ -98,10 +99,11 @@ class ConvNeXtV2(BaseBackbone):
                  in_channels: int = 3,
                  drop_path_rate: float = 0.,
                  out_indices: Union[int, Sequence[int]] = -1,
-                 gap_before_final_norm: bool = True,
+                 out_type: str = 'avg_featmap',
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 gap_before_final_norm: Optional[bool] = None,
                  init_cfg=None):
         super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
         arch = resolve_arch(arch, self.arch_zoo, ('depths', 'dims'), 'ConvNeXtV2')
@@ -112,7 +114,7 @@ class ConvNeXtV2(BaseBackbone):
         if not -1 <= frozen_stages <= 4:
             raise ValueError(f'frozen_stages must be in [-1, 4], got {frozen_stages}')
         self.frozen_stages = frozen_stages
-        self.gap_before_final_norm = gap_before_final_norm
+        self.out_type = resolve_out_type('ConvNeXtV2', out_type, gap_before_final_norm=gap_before_final_norm)
 
         self.downsample_layers = nn.ModuleList([
             nn.Sequential(nn.Conv2d(in_channels, self.dims[0], 4, stride=4), LayerNorm2d(self.dims[0], eps=1e-6))
@@ -127,7 +129,7 @@ class ConvNeXtV2(BaseBackbone):
             rates = dpr[sum(self.depths[:i]):sum(self.depths[:i + 1])]
             self.stages.append(nn.Sequential(*[ConvNeXtV2Block(dim, r, with_cp=with_cp) for r in rates]))
         for i in self.out_indices:
-            norm = nn.LayerNorm(self.dims[i], eps=1e-6) if gap_before_final_norm else LayerNorm2d(
+            norm = nn.LayerNorm(self.dims[i], eps=1e-6) if self.out_type == 'avg_featmap' else LayerNorm2d(
                 self.dims[i], eps=1e-6)
             self.add_module(f'norm{i}', norm)
         self.apply(self._init_module)
@@ -150,7 +152,7 @@ class ConvNeXtV2(BaseBackbone):
             x = self.stages[i](self.downsample_layers[i](x))
             if i in self.out_indices:
                 norm = getattr(self, f'norm{i}')
-                outs.append(norm(x.mean((-2, -1))) if self.gap_before_final_norm else norm(x))
+                outs.append(norm(x.mean((-2, -1))) if self.out_type == 'avg_featmap' else norm(x))
         return tuple(outs)
 
     def _freeze_stages(self):

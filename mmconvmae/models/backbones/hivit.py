@@ -27,7 +27,8 @@ from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
 from mmconvmae.registry import MODELS
 from ..convert.itpn import convert_itpn_official
-from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from ..utils.base import (BaseBackbone, deprecated_option, drop_path_rates, normalize_indices, resolve_arch,
+                          resolve_out_type)
 
 
 class Mlp(nn.Module):
@@ -207,7 +208,8 @@ class HiViT(BaseBackbone):
             (iTPN-L: 768, 2/2, 40, 12 heads, 287.4 M), or ``dict(embed_dims, depths=[d4, d8, d16], num_heads)``.
         img_size: pretraining resolution; sets the ``absolute_pos_embed`` grid (interpolated bicubically
             for other sizes) and the relative-position table size.
-        rpe: relative position bias in the main blocks (official CLIP pretraining / fine-tuning).
+        rel_pos_bias: None, or ``'per_block'``: a relative position bias table in every main block (the official
+            ``rpe=True`` of CLIP pretraining / fine-tuning; the ``rel_pos_bias`` vocabulary of :class:`ConvMAE`).
         ape: absolute position embedding (sin-cos initialised, trainable as in the official code).
         layer_scale_init_value: > 0 adds ``gamma_*`` (official CLIP models use 0.1).
         out_indices: stages to output: 0 = C4 (E/4 ch, stride 4), 1 = C8 (E/2, 8), 2 = C16 (E, 16).
@@ -217,6 +219,7 @@ class HiViT(BaseBackbone):
         frozen_stages: -1 nothing; 0 ``patch_embed``; k = 1, 2 also the k first stem stages (blocks and
             merges); 3 also the position embedding and the main blocks.
         with_cp: activation checkpointing per block.
+        rpe: deprecated alias of ``rel_pos_bias`` (True = ``'per_block'``, False = None).
 
     Input: (B, C, H, W) with H, W multiples of 16 (of 32 when a 1/32 level is made downstream).
     """
@@ -238,7 +241,7 @@ class HiViT(BaseBackbone):
                  attn_drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
                  ape: bool = True,
-                 rpe: bool = False,
+                 rel_pos_bias: Optional[str] = None,
                  patch_norm: bool = True,
                  layer_scale_init_value: float = 0.,
                  norm_eps: float = 1e-6,
@@ -248,22 +251,26 @@ class HiViT(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 rpe: Optional[bool] = None,
                  init_cfg=None):
         super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
         arch = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'HiViT')
+        if rpe is not None:
+            rel_pos_bias = deprecated_option('HiViT', 'rpe', rpe, 'rel_pos_bias', 'per_block' if rpe else None)
+        if rel_pos_bias not in (None, 'per_block'):
+            raise ValueError(f"HiViT rel_pos_bias must be None or 'per_block' (a table in every main block), "
+                             f'got {rel_pos_bias!r}')
         self.embed_dims, self.depths, self.num_heads = arch['embed_dims'], list(arch['depths']), arch['num_heads']
         if len(self.depths) != 3 or self.embed_dims % 4:
             raise ValueError(f'HiViT arch needs depths=[d4, d8, d16] and embed_dims divisible by 4, '
                              f'got {self.depths}, {self.embed_dims}')
-        if out_type not in ('featmap', 'avg_featmap'):
-            raise ValueError(f"out_type must be 'featmap' or 'avg_featmap', got {out_type!r}")
         if not -1 <= frozen_stages <= 3:
             raise ValueError(f'frozen_stages must be in [-1, 3], got {frozen_stages}')
         if patch_size % inner_patches or img_size % patch_size:
             raise ValueError(f'img_size {img_size} must be a multiple of patch_size {patch_size}, itself a '
                              f'multiple of inner_patches {inner_patches}')
         self.out_indices = normalize_indices(out_indices, 3)
-        self.out_type, self.frozen_stages = out_type, frozen_stages
+        self.out_type, self.frozen_stages = resolve_out_type('HiViT', out_type), frozen_stages
         self.patch_size, self.inner_patches = patch_size, inner_patches
         self.grid = img_size // patch_size
         E = self.embed_dims
@@ -280,14 +287,15 @@ class HiViT(BaseBackbone):
             for _ in range(depth):
                 blocks.append(
                     HiViTBlock(dim, self.num_heads if s == 2 else 0, mlp_ratio if s == 2 else stem_mlp_ratio,
-                               qkv_bias, drop_rate, attn_drop_rate, next(rates), self.grid if rpe and s == 2 else None,
+                               qkv_bias, drop_rate, attn_drop_rate, next(rates),
+                               self.grid if rel_pos_bias and s == 2 else None,
                                layer_scale_init_value, norm_eps, with_cp))
             if s < 2:
                 blocks.append(PatchMerge(dim, norm_eps))
             self.stage_ends.append(len(blocks))
         self.blocks = nn.ModuleList(blocks)
         self.num_main_blocks = self.depths[2]
-        self.rpe, self.layer_scale_init_value = rpe, layer_scale_init_value
+        self.rel_pos_bias, self.layer_scale_init_value = rel_pos_bias, layer_scale_init_value
         if out_type == 'avg_featmap':
             self.fc_norm = nn.LayerNorm(E, eps=norm_eps)
         self._init_weights()
@@ -312,7 +320,7 @@ class HiViT(BaseBackbone):
         return (self.embed_dims, ) if self.out_type == 'avg_featmap' else tuple(self.dims[i] for i in self.out_indices)
 
     # ---- forward -----------------------------------------------------------------------------------------
-    def check_input(self, x: torch.Tensor) -> Tuple[int, int]:
+    def check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4:
             raise ValueError(f'HiViT expects (B, C, H, W) input, got shape {tuple(x.shape)}')
         if x.shape[1] != self.patch_embed.proj.in_channels:
@@ -323,10 +331,9 @@ class HiViT(BaseBackbone):
             raise ValueError(f'HiViT needs H and W divisible by the patch size {self.patch_size}, got {h}x{w}; '
                              'pad the input (e.g. data_preprocessor pad_size_divisor=32)')
         hw = (h // self.patch_size, w // self.patch_size)
-        if self.rpe and max(hw) > self.grid:
-            raise ValueError(f'rpe tables cover at most {self.grid}x{self.grid} units (img_size '
+        if self.rel_pos_bias and max(hw) > self.grid:
+            raise ValueError(f'relative position tables cover at most {self.grid}x{self.grid} units (img_size '
                              f'{self.grid * self.patch_size}), got {hw[0]}x{hw[1]}; build with a larger img_size')
-        return hw
 
     def pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
         """(1, H*W, E) absolute position embedding for an H x W unit grid (bicubic interpolation)."""
@@ -341,13 +348,15 @@ class HiViT(BaseBackbone):
             ids_keep: (B, K) indices of the units to keep (pixel pretraining): the others are dropped right
                 after ``patch_embed`` and never seen again.
             token_mask: (B, N) bool/0-1, 1 = replace the unit's 1/16 token by ``mask_token`` (CLIP target).
-            return_block: also return the output of this main block (0-based).
+            return_block: the main block (0-based) whose output to return as ``mid``.
 
         Returns:
-            ``(c4, c8, c16)`` of shapes (B, K, 4, 4, E/4), (B, K, 2, 2, E/2), (B, K, 1, 1, E) (K = N without
-            ``ids_keep``) and the (B, K, E) tokens of ``return_block`` if asked, plus the (H, W) unit grid.
+            ``((c4, c8, c16), mid, hw)``: the levels of shapes (B, K, 4, 4, E/4), (B, K, 2, 2, E/2), (B, K, 1, 1, E)
+            (K = N without ``ids_keep``), the (B, K, E) tokens of ``return_block`` (None when not asked) and the
+            (H, W) unit grid.
         """
-        hw = self.check_input(x)
+        self.check_input(x)
+        hw = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
         x = self.patch_embed(x)
         B, N = x.shape[:2]
         if ids_keep is not None:
@@ -374,7 +383,7 @@ class HiViT(BaseBackbone):
             x = x + pe
         x = self.pos_drop(x)
         rpe_index = None
-        if self.rpe:
+        if self.rel_pos_bias:
             rpe_index = relative_position_index(*hw, self.grid).to(x.device)
             if ids_keep is not None:
                 rows = torch.gather(rpe_index.expand(B, -1, -1), 1, ids_keep[:, :, None].expand(-1, -1, N))
@@ -385,10 +394,10 @@ class HiViT(BaseBackbone):
             if j == return_block:
                 mid = x
         outs = (feats[0], feats[1], x[..., None, None, :])
-        return (outs, mid, hw) if return_block is not None else (outs, hw)
+        return outs, mid, hw
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        (c4, c8, c16), hw = self.forward_units(x)
+        (c4, c8, c16), _, hw = self.forward_units(x)
         if self.out_type == 'avg_featmap':
             return (self.fc_norm(c16.mean((1, 2, 3))), )
         feats = (c4, c8, c16)
@@ -441,8 +450,9 @@ class HiViT(BaseBackbone):
                 + ('layer_scale_init_value=0.1 (official CLIP models)' if ckpt_scale else 'layer_scale_init_value=0'))
         dropped = [k for k in state if k.endswith('relative_position_bias_table') and k not in own]
         if dropped:
-            print_log(f'HiViT(rpe=False): ignoring the {len(dropped)} relative position tables of the checkpoint '
-                      '(build with rpe=True to use them)', logger='current', level=logging.WARNING)
+            print_log(f'HiViT(rel_pos_bias=None): ignoring the {len(dropped)} relative position tables of the '
+                      "checkpoint (build with rel_pos_bias='per_block' to use them)", logger='current',
+                      level=logging.WARNING)
         for k in [k for k in state if k.endswith('relative_position_bias_table')]:
             if k not in own:
                 state.pop(k)

@@ -184,13 +184,11 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
             arch=arch,
             in_channels=in_channels,
             drop_path_rate=drop_path_rate,
-            out_indices=-1,
-            gap_before_final_norm=False,
+            out_indices=(),  # no output norm, as the official sparse encoder
+            out_type='featmap',
             frozen_stages=frozen_stages,
             with_cp=with_cp,
             init_cfg=init_cfg)
-        del self.norm3  # the official sparse encoder has no output norm
-        self.out_indices = ()
         self.grn_stats = grn_stats
         #: depthwise convs run per visible cell (with halo) where cells are at least this wide (stage 0 at 8),
         #: on the whole zero-filled map elsewhere; both give the same result, this is only about speed

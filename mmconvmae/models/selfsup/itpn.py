@@ -227,7 +227,7 @@ class iTPN(BaseSelfSupervisor):
             B, _, H, W = images.shape
             p = self.backbone.patch_size
             ids_keep, ids_restore, mask = random_unit_mask(B, (H // p) * (W // p), self.mask_ratio, images.device)
-            feats, hw = self.backbone.forward_units(images, ids_keep=ids_keep)
+            feats, _, hw = self.backbone.forward_units(images, ids_keep=ids_keep)
             return dict(loss=self.head.loss(self.neck.forward_units(*feats), ids_restore, mask, images, hw))
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError('iTPN CLIP target needs two views (student, teacher): use TwoNormDataPreprocessor')

@@ -1,8 +1,10 @@
-from .base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from .base import (OUT_TYPES, BaseBackbone, PretrainedModule, deprecated_option, drop_path_rates, normalize_indices,
+                   resolve_arch, resolve_out_type)
 from .checkpoint import check_shapes, extract_state_dict, load_pretrained, read_checkpoint
 from .layers import GRN, DepthwiseConv2d, LayerNorm2d, depthwise_weight_grad_fft
 
 __all__ = [
-    'BaseBackbone', 'drop_path_rates', 'normalize_indices', 'resolve_arch', 'check_shapes', 'extract_state_dict', 'load_pretrained',
-    'read_checkpoint', 'GRN', 'DepthwiseConv2d', 'LayerNorm2d', 'depthwise_weight_grad_fft'
+    'OUT_TYPES', 'BaseBackbone', 'PretrainedModule', 'deprecated_option', 'drop_path_rates', 'normalize_indices',
+    'resolve_arch', 'resolve_out_type', 'check_shapes', 'extract_state_dict', 'load_pretrained', 'read_checkpoint',
+    'GRN', 'DepthwiseConv2d', 'LayerNorm2d', 'depthwise_weight_grad_fft'
 ]
