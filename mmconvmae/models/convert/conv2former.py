@@ -32,11 +32,6 @@ def convert_conv2former_official(state_dict: StateDict,
     return out
 
 
-SRC_HELP = 'official checkpoint (.pth.tar / .pth)'
-CLI_FLAGS = {'--ema': 'convert state_dict_ema instead of state_dict'}
-REQUIRED = ('backbone.stages.', 'Conv2Former')
-
-
 def convert(checkpoint: dict, ema: bool = False) -> 'OrderedDict[str, torch.Tensor]':
     """A loaded official checkpoint -> ``backbone.*`` (the 1280-d pre-logits block stays ``backbone.head.*``) and
     ``head.fc.*`` from the classifier ``pred`` (an mmpretrain ImageClassifier); ``ema`` reads ``state_dict_ema``."""
@@ -47,3 +42,9 @@ def convert(checkpoint: dict, ema: bool = False) -> 'OrderedDict[str, torch.Tens
     state = convert_conv2former_official(extract_state_dict(checkpoint), keep_head=True, keep_pred=True)
     return OrderedDict((('head.fc.' + k[len('pred.'):]) if k.startswith('pred.') else 'backbone.' + k, v)
                        for k, v in state.items())
+
+
+# the command line of tools/convert (cli.main)
+SRC_HELP = 'official checkpoint (.pth.tar / .pth)'
+CLI_FLAGS = {'--ema': 'convert state_dict_ema instead of state_dict'}
+REQUIRED = ('backbone.stages.', 'Conv2Former')

@@ -56,11 +56,6 @@ def convert_convmae_pretrain_official(state_dict: StateDict) -> 'OrderedDict[str
     return out
 
 
-SRC_HELP = 'official checkpoint (.pth)'
-CLI_FLAGS = {'--keep-decoder': 'full pretraining checkpoint: keep the fusion convs and decoder (ConvMAEPretrain keys)'}
-REQUIRED = ('backbone.patch_embed1.', 'ConvMAE encoder')
-
-
 def convert(checkpoint: dict, keep_decoder: bool = False) -> 'OrderedDict[str, torch.Tensor]':
     """A loaded official checkpoint -> ``backbone.*`` plus ``head.fc.*`` for a fine-tuned classifier (an mmpretrain
     ImageClassifier); with ``keep_decoder`` the :class:`ConvMAEPretrain` keys instead."""
@@ -70,3 +65,9 @@ def convert(checkpoint: dict, keep_decoder: bool = False) -> 'OrderedDict[str, t
     out = OrderedDict(('backbone.' + k, v) for k, v in convert_convmae_official(state).items())
     out.update(('head.fc.' + k[len('head.'):], v) for k, v in state.items() if k.startswith('head.'))
     return out
+
+
+# the command line of tools/convert (cli.main)
+SRC_HELP = 'official checkpoint (.pth)'
+CLI_FLAGS = {'--keep-decoder': 'full pretraining checkpoint: keep the fusion convs and decoder (ConvMAEPretrain keys)'}
+REQUIRED = ('backbone.patch_embed1.', 'ConvMAE encoder')

@@ -79,11 +79,6 @@ def convert_fcmae_official(state_dict: StateDict) -> 'OrderedDict[str, torch.Ten
     return out
 
 
-SRC_HELP = 'official checkpoint (.pt)'
-CLI_FLAGS = {'--keep-decoder': 'FCMAE training checkpoint: keep the decoder, write mmconvmae.FCMAE keys'}
-REQUIRED = ('backbone.stages.', 'ConvNeXt V2')
-
-
 def convert(checkpoint: dict, keep_decoder: bool = False) -> 'OrderedDict[str, torch.Tensor]':
     """A loaded official checkpoint -> ``backbone.*`` (``norm`` -> ``backbone.norm3``) plus ``head.fc.*`` when it
     has a classifier (an mmpretrain ImageClassifier); with ``keep_decoder`` the :class:`FCMAE` keys instead."""
@@ -94,3 +89,9 @@ def convert(checkpoint: dict, keep_decoder: bool = False) -> 'OrderedDict[str, t
     for key, value in convert_convnextv2_official(state, has_norm3=True, keep_head=True).items():
         out[('head.fc.' + key[len('head.'):]) if key.startswith('head.') else 'backbone.' + key] = value
     return out
+
+
+# the command line of tools/convert (cli.main)
+SRC_HELP = 'official checkpoint (.pt)'
+CLI_FLAGS = {'--keep-decoder': 'FCMAE training checkpoint: keep the decoder, write mmconvmae.FCMAE keys'}
+REQUIRED = ('backbone.stages.', 'ConvNeXt V2')

@@ -68,11 +68,6 @@ def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[s
     return out
 
 
-SRC_HELP = 'official or mmpretrain iTPN checkpoint'
-CLI_FLAGS = {'--no-head': 'keep only backbone.* and neck.* (downstream use)'}
-REQUIRED = ('backbone.blocks.', 'iTPN backbone')
-
-
 def convert(checkpoint: dict, no_head: bool = False) -> 'OrderedDict[str, torch.Tensor]':
     """A loaded official / mmpretrain checkpoint -> the :class:`mmconvmae.iTPN` layout: ``backbone.*`` (HiViT),
     ``neck.*`` (the pyramid) and ``head.*`` (pretraining heads, or ``head.fc.*`` of a fine-tuned classifier);
@@ -81,3 +76,9 @@ def convert(checkpoint: dict, no_head: bool = False) -> 'OrderedDict[str, torch.
     if no_head:
         state = OrderedDict((k, v) for k, v in state.items() if k.startswith(('backbone.', 'neck.')))
     return state
+
+
+# the command line of tools/convert (cli.main)
+SRC_HELP = 'official or mmpretrain iTPN checkpoint'
+CLI_FLAGS = {'--no-head': 'keep only backbone.* and neck.* (downstream use)'}
+REQUIRED = ('backbone.blocks.', 'iTPN backbone')
