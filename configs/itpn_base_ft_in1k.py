@@ -4,6 +4,8 @@
 # layer), drop path 0.15, 100 epochs with 5 warm-up, relative position bias (new tables), mean-pooled C16 tokens
 # + fc_norm + linear head, RandAugment(9, 0.5), mixup 0.8 / cutmix 1.0, label smoothing 0.1, random erasing 0.25.
 # The pyramid is not used for classification. Expected: 85.5 top-1 (1600e pixel), 85.1 (400e).
+# Layer ids as the official util/lr_decay.py: only real blocks count (30), a patch merge shares the id of the block
+# before it (`layer_id_scheme='skip_merges'`), so patch_embed trains at 0.6^(13/31 x 31) = 0.6^13.
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     './_base_/cls_runtime.py',
@@ -19,6 +21,7 @@ model = dict(
         rel_pos_bias='per_block',
         drop_path_rate=0.15,
         out_type='avg_featmap',
+        layer_id_scheme='skip_merges',
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     head=dict(
         type='LinearClsHead',

@@ -1,11 +1,16 @@
 # Mask R-CNN with iTPN-B on COCO, 1x schedule (12 epochs), batch 64 (official: 32 GPUs x 2).
-# The whole pretrained pyramid is the detector's FPN: backbone (HiViT iTPN-B, global attention at 1/16, no relative position bias)
+# The whole pretrained pyramid is the detector's FPN: backbone (HiViT iTPN-B, global attention at 1/16, no rel_pos_bias)
 # and neck (iTPNPyramid: five 256-ch levels, strides 4-64, the last two parameter-free average pools) both load
 # from one iTPN pretraining checkpoint; only the RPN and RoI heads start from random weights.
 # Recipe (official det/configs/itpn/pixel_itpn_base_1x_ld090_dp005.py, docs/itpn.md#downstream): AdamW lr 2e-4,
-# betas (0.9, 0.999), wd 0.05 (none on norms / biases / position embeddings), layer-wise lr decay 0.9 per `blocks`
-# entry (pyramid and heads at full lr), drop path 0.05, 4conv-1fc box head with SyncBN and GIoU loss (weight 10),
-# DETR-style multi-scale training (short side 480-800, long <= 1333, or crop 384-600 then resize), fp16.
+# betas (0.9, 0.999), wd 0.05 (none on 1-D params / biases / absolute_pos_embed), layer-wise lr decay 0.9 per
+# `blocks` entry (pyramid and heads at full lr), drop path 0.05, HiViT LayerNorm eps 1e-5 (nn.LayerNorm default of
+# the official det backbone), 4conv-1fc box head with SyncBN and GIoU loss (weight 10), DETR-style multi-scale
+# training (short side 480-800, long <= 1333, or crop 384-600 then resize), fp16.
+# Official constructor quirks reproduced (det/mmcv_custom/layer_decay_optimizer_constructor.py, docs/itpn.md):
+# `num_layers=30` on a model with 32 `blocks` entries, so block i gets 0.9^(30 - i) (the last two > 1; set
+# `num_layers=None` in paramwise_cfg for 0.9^(32 - i)), and `absolute_pos_embed` is missing from its id-0 list, so it
+# trains at the full lr (`top_layer_keys`; drop it for 0.9^33).
 # Deliberate difference: fpn_depth 2, as in pixel pretraining (the official det config builds fpn_depth 1 and so
 # silently drops the pretrained `block_*.1` MLP blocks).
 # Expected (pixel, 1600e pretraining): 53.0 box AP / 46.5 mask AP (CLIP-B 800e: 53.2 / 46.6).
@@ -28,6 +33,7 @@ model = dict(
         img_size=224,
         rel_pos_bias=None,
         drop_path_rate=0.05,
+        norm_eps=1e-5,
         out_indices=(0, 1, 2),
         with_cp=True,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
@@ -39,6 +45,7 @@ model = dict(
         fpn_depth=2,
         out_type='pyramid',
         num_outs=5,
+        norm_eps=1e-5,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='neck.')),
     roi_head=dict(
         bbox_head=dict(
@@ -79,7 +86,7 @@ test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.9),
+    paramwise_cfg=dict(layer_decay_rate=0.9, num_layers=30, top_layer_keys=('absolute_pos_embed', )),
     optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.05))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),

@@ -130,10 +130,13 @@ def peak_memory_bytes(fn, device: str = 'cpu') -> int:
     return (_read_status_kib('VmHWM') - base) * 1024
 
 
-def make_step(module: nn.Module, inputs: torch.Tensor, mode: str, dtype: torch.dtype = torch.float32):
+def make_step(module: nn.Module, inputs: torch.Tensor, mode: str, dtype: torch.dtype = torch.float32,
+              compile: bool = False):
     """A closure running one ``forward`` (no grad) or ``train`` (forward + backward of the summed outputs) step,
-    under autocast when ``dtype`` is not fp32."""
+    under autocast when ``dtype`` is not fp32; ``compile``: through ``torch.compile(module)`` (the first calls
+    compile, so time after a warm-up)."""
     device = inputs.device.type
+    run = torch.compile(module) if compile else module
 
     def outputs_sum(out):
         if isinstance(out, torch.Tensor):
@@ -146,9 +149,9 @@ def make_step(module: nn.Module, inputs: torch.Tensor, mode: str, dtype: torch.d
         with torch.autocast(device, dtype=dtype, enabled=dtype != torch.float32):
             if mode == 'forward':
                 with torch.no_grad():
-                    module(inputs)
+                    run(inputs)
             else:
-                outputs_sum(module(inputs)).backward()
+                outputs_sum(run(inputs)).backward()
         if mode == 'train':
             module.zero_grad(set_to_none=True)
         if device == 'cuda':

@@ -259,24 +259,28 @@ def test_drop_path_frozen_stages_norm_eval_and_with_cp():
         torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
-@pytest.mark.parametrize('decay_type', ['layer_wise', 'stage_wise'])
+@pytest.mark.parametrize('decay_type', ['layer_wise', 'stage_wise', 'per_stage'])
 def test_layer_depth_is_monotonic_over_the_network(decay_type):
     with torch.device('meta'):
         model = Conv2Former('t', out_type='featmap', out_indices=(0, 1, 2, 3))
     names = [n for n, _ in model.named_parameters()]
-    num = {model.get_layer_depth(n, decay_type)[1] for n in names}
-    assert num == {3 + 3 + 12 + 3 + 2 if decay_type == 'layer_wise' else 4 + 5}
+    num = {model.get_layer_depth(n, decay_type=decay_type)[1] for n in names}
+    assert num == {dict(layer_wise=3 + 3 + 12 + 3 + 2, stage_wise=4 + 5, per_stage=6)[decay_type]}
     num = num.pop()
     # network order: stem, then per stage its downsampling layer and blocks
     order = []
     for i in range(4):
         order += [n for n in names if n.startswith(f'downsample_layers.{i}.')]
         order += [n for n in names if n.startswith(f'stages.{i}.')]
-    body = [model.get_layer_depth(n, decay_type)[0] for n in order]
-    assert body == sorted(body) and body[0] == 0 and body[-1] == num - 2
-    assert model.get_layer_depth('norm2.weight', decay_type) == (num - 1, num)
+    body = [model.get_layer_depth(n, decay_type=decay_type)[0] for n in order]
+    if decay_type != 'per_stage':  # per_stage puts every downsampling layer at 0
+        assert body == sorted(body)
+    assert body[0] == 0 and body[-1] == num - 2
+    assert model.get_layer_depth('norm2.weight', decay_type=decay_type) == (num - 1, num)
+    assert model.get_layer_depth('backbone.norm2.weight', 'backbone.', decay_type) == (num - 1, num)
+    assert model.get_layer_depth('neck.stages.0.0.layer_scale_1', 'backbone.', decay_type) == (num - 1, num)
     with pytest.raises(ValueError, match='decay_type'):
-        model.get_layer_depth('stages.0.0.layer_scale_1', 'bogus')
+        model.get_layer_depth('stages.0.0.layer_scale_1', decay_type='bogus')
 
 
 def test_bad_inputs_raise_clear_errors():

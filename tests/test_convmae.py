@@ -382,8 +382,10 @@ def test_layer_depth_follows_the_official_lr_decay():
     assert model.get_layer_depth('blocks2.1.attn.weight') == (0, 13)
     assert model.get_layer_depth('blocks3.10.mlp.fc1.weight') == (11, 13)
     assert model.get_layer_depth('fpn.0.weight') == (12, 13)
+    assert model.get_layer_depth('backbone.blocks3.10.mlp.fc1.weight', 'backbone.') == (11, 13)  # mmpretrain's call
+    assert model.get_layer_depth('head.fc.weight', 'backbone.') == (12, 13)
     with pytest.raises(ValueError, match='layer_wise'):
-        model.get_layer_depth('blocks3.0.norm1.weight', 'stage_wise')
+        model.get_layer_depth('blocks3.0.norm1.weight', decay_type='stage_wise')
     wrapper = nn.Module()
     wrapper.backbone = model
     constructor = LayerDecayOptimWrapperConstructor(

@@ -158,12 +158,11 @@ def test_parity_with_mmpretrain_itpn_pixel_pretraining():
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         theirs, ours = MODELS.build(mm_cfg), MODELS.build(ours_cfg)
     theirs.init_weights()
-    # two mmpretrain deviations from the official code, undone here: decoder_embed LayerNorms with eps 1e-5
-    # (official: norm_layer, eps 1e-6), and a DINO-style '+0.1' bicubic resize of the position embedding at the
-    # training size whenever units are masked (it compares the visible count with the grid size)
+    # one mmpretrain deviation from the official code, undone here: decoder_embed LayerNorms with eps 1e-5
+    # (official: norm_layer, eps 1e-6). Its interpolate_pos_encoding is the official one (with masking it resizes
+    # the table even at the training grid), as is our default pos_embed_interp='official'.
     for embed in theirs.neck.decoder_embed:
         embed[0].eps = 1e-6
-    theirs.backbone.interpolate_pos_encoding = lambda x, h, w: theirs.backbone.pos_embed
     state = convert_itpn_official(theirs.state_dict())
     result = ours.load_state_dict(state, strict=False)
     assert result.missing_keys == [] and result.unexpected_keys == []

@@ -6,7 +6,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from mmconvmae.engine import LayerDecayOptimWrapperConstructor
-from mmconvmae.models import ConvNeXtV2
+from mmconvmae.models import Conv2Former, ConvNeXtV2
 
 
 class Detector(nn.Module):
@@ -91,7 +91,9 @@ def test_constructor_builds_from_every_host_scope(scope):
 
 @pytest.mark.parametrize('paramwise, message', [
     (dict(layer_decay_rate=1.5), r'layer_decay_rate must be in \(0, 1\], got 1.5'),
-    (dict(decay_type='per_block'), r"decay_type must be one of \('layer_wise', 'stage_wise'\)"),
+    (dict(decay_type='per_block'), r"decay_type must be one of \('layer_wise', 'stage_wise', 'per_stage'\)"),
+    (dict(num_layers=0), r"num_layers must be a positive int \(the recipe's layer count\), got 0"),
+    (dict(num_layers=12.0), r"num_layers must be a positive int"),
     (dict(decay_rate=0.9), r"Unknown paramwise_cfg keys \['decay_rate'\].*allowed: \['layer_decay_rate'"),
 ])
 def test_bad_paramwise_cfg(paramwise, message):
@@ -103,3 +105,53 @@ def test_model_without_layer_depth_is_refused():
     ctor = LayerDecayOptimWrapperConstructor(dict(optimizer=dict(type='AdamW', lr=1.0)), dict(layer_decay_rate=0.9))
     with pytest.raises(TypeError, match='has no child with get_layer_depth'):
         ctor(nn.Sequential(nn.Linear(2, 2)))
+
+
+def test_per_stage_with_the_recipe_num_layers():
+    """ConvNeXt's / mmseg's segmentation ``stage_wise``: downsampling layers 0, stage s s + 1, the rest the top id;
+    ``num_layers`` moves the top id to num_layers + 1 (12 for ConvNeXt-B's UperNet: stage s at 0.9 ** (12 - s))."""
+    t = lr_and_wd(Detector(ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), out_type='featmap')), 0.9,
+                  'per_stage')
+    assert t['backbone.downsample_layers.3.1.weight'][0] == pytest.approx(0.9**5)
+    assert t['backbone.stages.3.1.dwconv.weight'][0] == pytest.approx(0.9)
+    ctor = LayerDecayOptimWrapperConstructor(dict(optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05)),
+                                             dict(layer_decay_rate=0.9, decay_type='per_stage', num_layers=12))
+    model = Detector(Conv2Former(arch=dict(depths=[1, 1, 2, 1], dims=[8, 16, 32, 320], kernel_size=3),
+                                 out_type='featmap', out_indices=(0, 1, 2, 3)))
+    lrs = {n: g['lr'] for g in ctor(model).optimizer.param_groups for n in g['param_names']}
+    assert lrs['backbone.downsample_layers.0.0.weight'] == pytest.approx(0.9**13)
+    for s in range(4):
+        assert lrs[f'backbone.stages.{s}.0.attn.v.weight'] == pytest.approx(0.9**(12 - s))
+    assert lrs['backbone.norm1.weight'] == lrs['neck.weight'] == 1.0
+
+
+@pytest.mark.parametrize('backbone, channels', [
+    (dict(type='mmconvmae.ConvNeXtV2', arch='atto'), 320),
+    (dict(type='mmconvmae.Conv2Former', arch=dict(depths=[1, 1, 4, 1], dims=[8, 16, 32, 64], kernel_size=3),
+          head_channels=48), 48),
+])
+def test_mmpretrain_layer_decay_constructor_on_an_image_classifier(backbone, channels):
+    """mmpretrain's own ``LearningRateDecayOptimWrapperConstructor`` on an mmpretrain ``ImageClassifier`` calls
+    ``backbone.get_layer_depth(name, 'backbone.')``; every parameter gets the lr and weight decay of ours."""
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(dict(type='ImageClassifier', backbone=backbone,
+                                  head=dict(type='LinearClsHead', num_classes=4, in_channels=channels)))
+        theirs = build_optim_wrapper(model, dict(
+            constructor='LearningRateDecayOptimWrapperConstructor',
+            optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05),
+            paramwise_cfg=dict(layer_decay_rate=0.7, flat_decay_mult=0.0, bias_decay_mult=0.0)))
+    theirs = {g['param_name']: (g['lr'], g['weight_decay']) for g in theirs.optimizer.param_groups}
+    ours = lr_and_wd(model, 0.7, 'layer_wise')
+    assert theirs.keys() == ours.keys()
+    for name, (lr, wd) in ours.items():
+        assert theirs[name][0] == pytest.approx(lr) and theirs[name][1] == wd, name
+    assert theirs['head.fc.weight'][0] == 1.0 and len({lr for lr, _ in ours.values()}) > 5
+    # the prefix is stripped, names of other modules get the top id
+    depth = model.backbone.get_layer_depth
+    assert depth('backbone.stages.1.0.norm.weight' if 'ConvNeXt' in backbone['type'] else
+                 'backbone.stages.1.0.attn.norm.weight', 'backbone.') == depth(
+                     'stages.1.0.norm.weight' if 'ConvNeXt' in backbone['type'] else 'stages.1.0.attn.norm.weight')
+    assert depth('head.fc.weight', 'backbone.')[0] == depth('head.fc.weight', 'backbone.')[1] - 1
+    with pytest.raises(ValueError, match="decay_type must be layer_wise, stage_wise or per_stage, got 'x'"):
+        depth('stages.0.0.norm.weight', decay_type='x')

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Distributed testing through torchrun and mmengine's launcher.
+# Distributed testing through torchrun and mmengine's launcher: NCCL on GPUs, gloo on CPU-only machines.
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args]
 set -euo pipefail
 CONFIG=$1
@@ -10,8 +10,9 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/tools/python_env.sh"
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-python -m torch.distributed.run \
+"$PY" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
     "$ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"

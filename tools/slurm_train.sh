@@ -12,6 +12,7 @@ CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PY_ARGS=${@:5}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/tools/python_env.sh"
 WORK_DIR_ARG=""
 if [ -n "$WORK_DIR" ]; then WORK_DIR_ARG="--work-dir=${WORK_DIR}"; fi
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
@@ -23,4 +24,4 @@ srun -p "${PARTITION}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    python -u "$ROOT/tools/train.py" "${CONFIG}" ${WORK_DIR_ARG} --launcher="slurm" ${PY_ARGS}
+    "$PY" -u "$ROOT/tools/train.py" "${CONFIG}" ${WORK_DIR_ARG} --launcher="slurm" ${PY_ARGS}

@@ -1,6 +1,6 @@
 """Test (and evaluate) a checkpoint with an mmdet, mmseg or mmpretrain config.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR] [--out results.pkl]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR] [--out results.pkl] [--amp] [--compile]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS [args]
 """
 import argparse
@@ -8,7 +8,8 @@ import os
 
 from mmengine.config import DictAction
 
-from mmconvmae.engine.launch import SCOPES, build_runner, enable_tta, enable_visualization, load_config
+from mmconvmae.engine.launch import (SCOPES, build_runner, compile_test_step, enable_amp, enable_compile,
+                                     enable_tta, enable_visualization, load_config)
 
 
 def parse_args(argv=None):
@@ -20,6 +21,10 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='dump raw predictions to this .pkl file (mmdet / mmpretrain)')
     parser.add_argument('--tta', action='store_true',
                         help="test-time augmentation with the config's tta_model and tta_pipeline")
+    parser.add_argument('--amp', action='store_true',
+                        help='test under autocast: float16 on a GPU, bf16 on a CPU with native bf16 (else fp32)')
+    parser.add_argument('--compile', nargs='?', const='default', metavar='MODE',
+                        help='torch.compile the test step (options as cfg.compile; MODE: a torch.compile mode)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -38,7 +43,13 @@ def main(argv=None):
         enable_visualization(cfg, args.show_dir)
     if args.tta:
         enable_tta(cfg)
+    if args.amp:
+        enable_amp(cfg, train=False)
+    if args.compile:
+        enable_compile(cfg, args.compile)
     runner = build_runner(cfg)
+    if args.compile:
+        compile_test_step(runner)
     if args.out:
         dump = SCOPES[cfg.default_scope][2]
         if dump is None:

@@ -21,3 +21,4 @@ train_cfg = {{_base_.demo_cls_schedule.train_cfg}}
 param_scheduler = {{_base_.demo_cls_schedule.param_scheduler}}
 default_hooks = {{_base_.demo_cls_schedule.default_hooks}}
 log_processor = {{_base_.demo_cls_schedule.log_processor}}
+randomness = {{_base_.demo_randomness}}

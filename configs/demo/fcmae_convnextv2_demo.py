@@ -13,3 +13,4 @@ train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=100)
 param_scheduler = {{_base_.demo_cls_schedule.param_scheduler}}
 default_hooks = {{_base_.demo_cls_schedule.default_hooks}}
 log_processor = {{_base_.demo_cls_schedule.log_processor}}
+randomness = {{_base_.demo_randomness}}

@@ -26,3 +26,4 @@ train_cfg = {{_base_.demo_schedule.train_cfg}}
 param_scheduler = {{_base_.demo_schedule.param_scheduler}}
 default_hooks = {{_base_.demo_schedule.default_hooks}}
 log_processor = {{_base_.demo_schedule.log_processor}}
+randomness = {{_base_.demo_randomness}}

@@ -25,8 +25,10 @@ test_dataloader = {{_base_.synthetic_coco.val_dataloader}}
 val_evaluator = {{_base_.synthetic_coco.evaluator}}
 test_evaluator = {{_base_.synthetic_coco.evaluator}}
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1e-3))
+# the entry recipe's official layer ids, with num_layers = stem MLP blocks + main blocks (1 + 1 + 2) as officially
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1e-3), paramwise_cfg=dict(num_layers=4))
 train_cfg = {{_base_.demo_schedule.train_cfg}}
 param_scheduler = {{_base_.demo_schedule.param_scheduler}}
 default_hooks = {{_base_.demo_schedule.default_hooks}}
 log_processor = {{_base_.demo_schedule.log_processor}}
+randomness = {{_base_.demo_randomness}}

@@ -28,3 +28,4 @@ optim_wrapper = dict(type='OptimWrapper', _delete_=True, optimizer=dict(type='Ad
 train_cfg = {{_base_.demo_seg_schedule.train_cfg}}
 param_scheduler = {{_base_.demo_seg_schedule.param_scheduler}}
 default_hooks = {{_base_.demo_seg_schedule.default_hooks}}
+randomness = {{_base_.demo_randomness}}

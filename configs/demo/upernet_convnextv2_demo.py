@@ -18,7 +18,8 @@ test_evaluator = {{_base_.synthetic_ade.evaluator}}
 
 optim_wrapper = dict(type='OptimWrapper', _delete_=True, optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
                      constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-                     paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='stage_wise'))
+                     paramwise_cfg=dict(layer_decay_rate=0.9, decay_type='per_stage', num_layers=12))
 train_cfg = {{_base_.demo_seg_schedule.train_cfg}}
 param_scheduler = {{_base_.demo_seg_schedule.param_scheduler}}
 default_hooks = {{_base_.demo_seg_schedule.default_hooks}}
+randomness = {{_base_.demo_randomness}}

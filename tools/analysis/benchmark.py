@@ -1,16 +1,19 @@
 """Throughput and peak memory of any config's model, against a reference measured in the same run.
 
     python tools/analysis/benchmark.py CONFIG [--part backbone|backbone+neck|model] [--shape H W] [--batch N]
-        [--mode forward train] [--dtype fp32|bf16|fp16] [--channels-last] [--device cpu|cuda]
+        [--mode forward train] [--dtype fp32|bf16|fp16] [--compile] [--channels-last] [--device cpu|cuda]
+        [--reference-dtype fp32|bf16|fp16] [--reference-compile]
         [--warmup 2] [--repeats 10] [--cfg-options ...]
         [--reference-options model.backbone.type=... ...] [--ours-options ...] [--json out.json]
 
 Without ``--reference-options`` the reference is the same model in the default settings (fp32, NCHW), so
-``--channels-last`` or ``--dtype bf16`` report their speed-up. With it, the reference is the config's model with
-those options applied (e.g. another implementation of the same backbone); ``--ours-options`` apply to our model
-only (e.g. an implementation switch of ours, timed against an unchanged reference). ``--copy-weights`` loads the
+``--channels-last``, ``--dtype bf16`` (autocast) or ``--compile`` (``torch.compile``) report their speed-up. With
+it, the reference is the config's model with those options applied (e.g. another implementation of the same
+backbone); ``--ours-options`` apply to our model only (e.g. an implementation switch of ours, timed against an unchanged reference). ``--copy-weights`` loads the
 reference's weights into ours (the backbone through its ``adapt_pretrained`` key conversion, so a reference with
 other parameter names works) and reports the largest output difference, so both run the same weights.
+``--reference-dtype`` / ``--reference-compile`` run the reference in a mode too (ours vs another implementation,
+both in bf16 or both compiled); compiled steps are timed after the warm-up rounds, which compile.
 Steps of both models are interleaved (A, B, A, B, ...) and the medians compared; results are ratios, never bare
 times alone. Peak memory: CUDA ``max_memory_allocated``; CPU the resident-set high-water mark of one step,
 measured in a child process that runs with ``MALLOC_MMAP_THRESHOLD_=65536`` (freed tensors must leave the resident
@@ -36,7 +39,9 @@ DTYPES = dict(fp32=torch.float32, bf16=torch.bfloat16, fp16=torch.float16)
 def machine() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}'
+    from mmconvmae.engine.optimizers.amp import cpu_instruction_set
+    return (f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, '
+            f'{cpu_instruction_set()}, torch {torch.__version__}')
 
 
 def _flat_outputs(out):
@@ -86,8 +91,9 @@ def make_steps(args, ours, reference, x, mode: str) -> dict:
     for m in (ours, reference):
         m.train(mode == 'train')
     return {
-        'ours': make_step(ours.to(memory_format=layout), x.to(memory_format=layout), mode, DTYPES[args.dtype]),
-        'reference': make_step(reference, x, mode, torch.float32),
+        'ours': make_step(ours.to(memory_format=layout), x.to(memory_format=layout), mode, DTYPES[args.dtype],
+                          args.compile),
+        'reference': make_step(reference, x, mode, DTYPES[args.reference_dtype], args.reference_compile),
     }
 
 
@@ -124,11 +130,14 @@ def run(args, argv=None) -> dict:
             json.dump(memory, f)
         return memory
     ours, reference, x = build(args)
-    ref_name = ('reference (' + ' '.join(f'{k}={v}' for k, v in args.reference_options.items()) + ')'
-                if args.reference_options else 'reference (same model, fp32, NCHW)')
+    ref_mode = args.reference_dtype + (', compiled' if args.reference_compile else ', eager')
+    ref_name = ('reference (' + ' '.join(f'{k}={v}' for k, v in args.reference_options.items()) + f'; {ref_mode})'
+                if args.reference_options else f'reference (same model, {ref_mode}, NCHW)')
     results = dict(config=args.config, part=args.part, input=list(x.shape), machine=machine(),
-                   ours=dict(dtype=args.dtype, channels_last=args.channels_last, options=args.ours_options),
-                   reference=ref_name, modes={})
+                   ours=dict(dtype=args.dtype, compile=args.compile, channels_last=args.channels_last,
+                             options=args.ours_options),
+                   reference=ref_name, reference_mode=dict(dtype=args.reference_dtype, compile=args.reference_compile),
+                   modes={})
     if args.copy_weights:
         results['max_abs_diff'] = copy_weights(reference, ours, x)
         print(f'weights copied from the reference; largest output difference: {results["max_abs_diff"]:.3g}')
@@ -164,7 +173,10 @@ def parse_args(argv=None):
     parser.add_argument('--shape', type=int, nargs='+', help='input H W (default: the papers\' FLOPs size)')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--mode', nargs='+', default=['forward', 'train'], choices=['forward', 'train'])
-    parser.add_argument('--dtype', default='fp32', choices=list(DTYPES))
+    parser.add_argument('--dtype', default='fp32', choices=list(DTYPES), help='our autocast dtype')
+    parser.add_argument('--compile', action='store_true', help='torch.compile our model')
+    parser.add_argument('--reference-dtype', default='fp32', choices=list(DTYPES), help="the reference's dtype")
+    parser.add_argument('--reference-compile', action='store_true', help='torch.compile the reference')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--warmup', type=int, default=2)

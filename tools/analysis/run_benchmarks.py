@@ -3,7 +3,8 @@
     python tools/analysis/run_benchmarks.py                 # all comparisons, CPU (or the GPU when visible)
     python tools/analysis/run_benchmarks.py --only convnext # re-run those whose key contains 'convnext' (the
                                                             # other rows keep their results, docs/benchmarks.json)
-    python tools/analysis/run_benchmarks.py --quick         # 3 repeats, smallest inputs: a smoke run
+    python tools/analysis/run_benchmarks.py --quick         # 2 repeats: a smoke run
+    python tools/analysis/run_benchmarks.py --only mode_ --list  # the precision / compilation rows' commands
 
 Each comparison is one command of ``tools/analysis/benchmark.py`` (ours vs a reference built from the same
 config with ``--reference-options``, weights copied so both compute the same function) or of
@@ -21,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+
+from mmconvmae.engine.optimizers.amp import cpu_instruction_set
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / 'docs' / 'benchmarks.md'
@@ -91,6 +94,55 @@ def _optional_comparisons() -> None:
                      'configs/conv2former_tiny_in1k.py', '--part', 'backbone', '--shape', '224', '--batch', '2',
                      '--copy-weights', '--reference-options', *official
                  ])
+    _mode_comparisons()
+
+
+#: (key prefix, title, benchmark.py arguments of ours vs mmpretrain (None: no mmpretrain counterpart), arguments of
+#: ours alone) of the precision / compilation rows
+MODE_MODELS = (
+    ('convnextv2', 'ConvNeXt V2-B backbone', 'convnextv2_base_ft_in1k.py',
+     ['--part', 'backbone', '--shape', '224', '--batch', '2'], [
+         '--copy-weights', '--reference-options', 'model.backbone.type=mmpretrain.ConvNeXt',
+         'model.backbone.use_grn=True', 'model.backbone.layer_scale_init_value=0.0'
+     ]),
+    ('hivit', 'HiViT-B (mmpretrain arch) backbone', '_base_/benchmark/hivit_mmpretrain_base.py',
+     ['--part', 'backbone', '--shape', '224', '--batch', '2'], [
+         '--copy-weights', '--reference-options', 'model.backbone._delete_=True',
+         'model.backbone.type=mmpretrain.HiViT', 'model.backbone.arch=base', 'model.backbone.rpe=True'
+     ]),
+    ('convmae_det', 'ConvMAE-B detection backbone at 1024x1024', 'mask_rcnn_convmae_base_coco.py',
+     ['--part', 'backbone', '--shape', '1024', '--batch', '1', '--repeats', '3'], None),
+    ('conv2former', 'Conv2Former-T backbone (mmpretrain: ConvNeXt-T, a different model)', 'conv2former_tiny_in1k.py',
+     ['--part', 'backbone', '--shape', '224', '--batch', '2'], [
+         '--reference-options', 'model.backbone._delete_=True', 'model.backbone.type=mmpretrain.ConvNeXt',
+         'model.backbone.arch=tiny'
+     ]),
+)
+#: (key suffix, title, our flags, reference flags)
+MODES = (('fp32', 'fp32 eager', [], []), ('bf16', 'bf16 autocast', ['--dtype', 'bf16'], ['--reference-dtype', 'bf16']),
+         ('compiled', 'fp32 compiled', ['--compile'], ['--reference-compile']),
+         ('bf16_compiled', 'bf16 compiled', ['--dtype', 'bf16', '--compile'],
+          ['--reference-dtype', 'bf16', '--reference-compile']))
+
+
+def _mode_comparisons() -> None:
+    """fp32 vs bf16 autocast and eager vs compiled (ours, same weights), and ours vs mmpretrain with both sides in the
+    same mode, for each model of :data:`MODE_MODELS` whose config is present."""
+    modes = {key: (title, ours, ref) for key, title, ours, ref in MODES}
+    for key, title, config, common, vs_mmpretrain in MODE_MODELS:
+        if not (ROOT / 'configs' / config).is_file():
+            continue
+        args = ['configs/' + config, *common]
+        register(f'mode_{key}_bf16_vs_fp32', f'{title}: bf16 autocast vs fp32 (ours)', 'benchmark.py',
+                 args + modes['bf16'][1])
+        register(f'mode_{key}_compiled_vs_eager', f'{title}: torch.compile vs eager, fp32 (ours)', 'benchmark.py',
+                 args + modes['compiled'][1])
+        if vs_mmpretrain is None:
+            continue
+        for mode in ('bf16', 'compiled', 'bf16_compiled'):
+            mode_title, ours, ref = modes[mode]
+            register(f'mode_{key}_vs_mmpretrain_{mode}', f'{title}: ours vs mmpretrain, both {mode_title}',
+                     'benchmark.py', args + ours + ref + vs_mmpretrain)
 
 
 def machine() -> str:
@@ -122,20 +174,30 @@ def run_one(key: str, quick: bool, tmp: Path) -> dict:
     return dict(key=key, title=title, command=shown, result=json.loads(out.read_text()))
 
 
+def _ms_mib(m: dict) -> str:
+    """'ours / reference' step time and peak memory of one mode."""
+    return (f'{m["ours_s"] * 1e3:.0f} / {m["reference_s"] * 1e3:.0f} ms, '
+            f'{m["ours_peak_mib"]:.0f} / {m["reference_peak_mib"]:.0f} MiB')
+
+
 def render_row(item: dict) -> str:
     if 'error' in item:
-        return f'| {item["title"]} | failed: {" ".join(item["error"])} | | | |'
+        return f'| {item["title"]} | failed: {" ".join(item["error"])} | | | | |'
     r = item['result']
     if 'modes' in r:  # benchmark.py: ratio = reference time / our time (> 1: ours faster)
         fwd, train = r['modes'].get('forward', {}), r['modes'].get('train', {})
         cells = [f'{m["speed_ratio"]:.2f}' if m else '–' for m in (fwd, train)]
         cells.append(f'{train["memory_ratio"]:.2f}' if train else f'{fwd["memory_ratio"]:.2f} (forward)')
+        cells.append('; '.join(f'{name}: {_ms_mib(m)}' for name, m in (('forward', fwd), ('train', train)) if m))
         note = f'input {"x".join(map(str, r["input"]))}'
         if 'max_abs_diff' in r:
             note += f', max output diff {r["max_abs_diff"]:.1e}'
     else:  # benchmark_fcmae.py: ratio of step times masked / full (< 1: masked cheaper)
         ratio = r['ratio_to_full'].get('sparse', float('nan'))
         cells = ['–', f'{1 / ratio:.2f}', '–']
+        times = r.get('median_s', {})
+        cells.append(f'train: {times["sparse"] * 1e3:.0f} / {times["full"] * 1e3:.0f} ms'
+                     if {'sparse', 'full'} <= set(times) else '–')
         note = (f'masked/full step time {ratio:.3f} vs ideal {r["ideal_ratio"]:.3f} '
                 f'({r["ideal_ratio"] / ratio:.0%} of ideal)')
     return f'| {item["title"]} | ' + ' | '.join(cells) + f' | {note} |'
@@ -146,9 +208,15 @@ def main(argv=None) -> int:
     parser.add_argument('--only', help='run only comparisons whose key contains this')
     parser.add_argument('--quick', action='store_true', help='2 repeats each (smoke run; noisy ratios)')
     parser.add_argument('--out', default=str(REPORT), help='report path (default docs/benchmarks.md)')
+    parser.add_argument('--list', action='store_true', help='print the selected keys and commands, run nothing')
     args = parser.parse_args(argv)
     _optional_comparisons()
     keys = [k for k in COMPARISONS if not args.only or args.only in k]
+    if args.list:
+        for key in keys:
+            _, script, cmd_args = COMPARISONS[key]
+            print(f'{key}: python tools/analysis/{script} ' + ' '.join(shlex.quote(a) for a in cmd_args))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         new = {k: run_one(k, args.quick, Path(tmp)) for k in keys}
     old = json.loads(RESULTS.read_text()) if args.only and RESULTS.is_file() else {}
@@ -159,15 +227,19 @@ def main(argv=None) -> int:
     stamp = datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
     lines = [
         '# Benchmarks', '',
-        f'Produced by `python tools/analysis/run_benchmarks.py` on {stamp}; machine: {machine()}.', '',
+        f'Produced by `python tools/analysis/run_benchmarks.py` on {stamp}; machine: {machine()}; '
+        f'instruction set: {cpu_instruction_set()}.', '',
         'Each row runs two models step by step, interleaved, in one process and reports ratios of median step '
         'times: **speed ratio = reference time / our time** (above 1: ours is faster; for FCMAE: full-image time '
         '/ masked time) and **memory ratio = our peak / reference peak** (CPU: resident-set high-water mark of one '
         'step; GPU: `max_memory_allocated`). "forward" is inference without grad, "train" forward + backward. '
         'Where the weights are copied from the reference, the largest output difference proves both compute the '
-        'same function.', '',
-        '| comparison | forward speed ratio | train speed ratio | memory ratio (train step) | notes |',
-        '|---|---|---|---|---|',
+        'same function. "ours / reference" gives the median step times and the peak memory of each side. bf16 rows '
+        'autocast the forward pass (`torch.autocast`, as `tools/train.py --amp`); compiled rows time '
+        '`torch.compile(model)` after warm-up steps that compile it.', '',
+        '| comparison | forward speed ratio | train speed ratio | memory ratio (train step) '
+        '| ours / reference: step time, peak memory | notes |',
+        '|---|---|---|---|---|---|',
     ]
     lines += [render_row(item) for item in items]
     lines += ['', '## Commands', '']

@@ -6,7 +6,9 @@
 
 Accepts the released encoder (``{'model': ...}``), full pretraining checkpoints of ``main_pretrain.py`` (decoder,
 ``mask_token``, fusion convs), fine-tuned classifiers (``fc_norm``, ``head``), and the official DET (detectron2,
-``backbone.bottom_up.``) / SEG (mmseg 0.x, ``backbone.``) checkpoints, whose backbone is extracted. Wrappers
+``backbone.bottom_up.``) / SEG (mmseg 0.x, ``backbone.``) / Official-ConvMAE-Det (detectron2 ViTDet,
+``backbone.net.``, with the 22 ``blocks3.i.attn.rel_pos_h/w`` tables of :class:`mmconvmae.ConvMAEViTDet`)
+checkpoints, whose backbone is extracted. Wrappers
 (``model`` / ``state_dict`` / ``module``) and pickled ``args`` objects are handled.
 
 Writes ``{'state_dict': ...}`` with ``backbone.*`` keys (plus ``head.fc.*`` for a classifier): loadable with

@@ -67,6 +67,12 @@ demo_seg_schedule = dict(
         dict(type='PolyLR', power=1.0, begin=20, end=200, eta_min=0.0, by_epoch=False),
     ],
     default_hooks=dict(
-        logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-        checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2)),
+        logger=dict(type='mmconvmae.EarlyLoggerHook', interval=10, first_iters=(1, 5), log_metric_by_epoch=False),
+        checkpoint=dict(type='mmconvmae.LastOptimizerCheckpointHook', by_epoch=False, interval=100,
+                        max_keep_ckpts=2),
+        visualization=dict(type='SegVisualizationHook', interval=1)),  # tools/test.py --show-dir draws every image
 )
+
+# A fixed seed (demo configs set `randomness = {{_base_.demo_randomness}}`), so that a demo run reproduces the
+# README's figures; deterministic kernels are not forced (on CPU results still vary slightly with the thread count).
+demo_randomness = dict(seed=0, deterministic=False)

@@ -74,7 +74,13 @@ demo_cls_schedule = dict(
         dict(type='CosineAnnealingLR', by_epoch=False, begin=10, end=100, eta_min=0.0),
     ],
     default_hooks=dict(
-        logger=dict(type='LoggerHook', interval=10),
-        checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=50, max_keep_ckpts=2, save_best=None)),
+        logger=dict(type='mmconvmae.EarlyLoggerHook', interval=10, first_iters=(1, 5)),
+        checkpoint=dict(type='mmconvmae.LastOptimizerCheckpointHook', by_epoch=False, interval=50, max_keep_ckpts=2,
+                        save_best=None),
+        visualization=dict(type='VisualizationHook', interval=1)),  # tools/test.py --show-dir draws every image
     log_processor=dict(type='LogProcessor', window_size=10, by_epoch=False),
 )
+
+# A fixed seed (demo configs set `randomness = {{_base_.demo_randomness}}`), so that a demo run reproduces the
+# README's figures; deterministic kernels are not forced (on CPU results still vary slightly with the thread count).
+demo_randomness = dict(seed=0, deterministic=False)

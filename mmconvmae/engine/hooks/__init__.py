@@ -1,3 +1,4 @@
+from .demo import EarlyLoggerHook, LastOptimizerCheckpointHook
 from .rng_state import RNGStateHook
 
-__all__ = ['RNGStateHook']
+__all__ = ['RNGStateHook', 'EarlyLoggerHook', 'LastOptimizerCheckpointHook']

@@ -1,6 +1,7 @@
 """Bit-exact resume: save and restore the python / numpy / torch random states with the checkpoint."""
+import functools
 import random
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -61,9 +62,32 @@ class RNGStateHook(Hook):
 
     def __init__(self):
         self._pending: Optional[Dict[str, Any]] = None
+        self._gathered: Optional[List[Dict[str, Any]]] = None
+
+    def before_run(self, runner) -> None:
+        """Distributed runs: gather the states of all ranks when ``runner.save_checkpoint`` is called. Every rank
+        calls it, but mmengine's ``Runner.save_checkpoint`` is ``master_only``, so ``before_save_checkpoint`` runs
+        on rank 0 alone, where a collective would wait forever for the other ranks."""
+        if get_world_size() == 1 or getattr(runner.save_checkpoint, 'gathers_rng_state', False):
+            return
+        save = runner.save_checkpoint
+
+        @functools.wraps(save)
+        def save_checkpoint(*args, **kwargs):
+            self._gathered = all_gather_object(get_rng_state())
+            try:
+                return save(*args, **kwargs)
+            finally:
+                self._gathered = None
+
+        save_checkpoint.gathers_rng_state = True
+        runner.save_checkpoint = save_checkpoint
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['rng_state'] = all_gather_object(get_rng_state()) if get_world_size() > 1 else [get_rng_state()]
+        if get_world_size() == 1:
+            checkpoint['rng_state'] = [get_rng_state()]
+        elif self._gathered is not None:
+            checkpoint['rng_state'] = self._gathered
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         states = checkpoint.get('rng_state')

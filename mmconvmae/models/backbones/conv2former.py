@@ -23,7 +23,8 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
 from ..convert.conv2former import convert_conv2former_official
-from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch, resolve_out_type
+from ..utils.base import (BaseBackbone, convnet_stage_depth, drop_path_rates, normalize_indices, resolve_arch,
+                          resolve_out_type)
 from ..utils.layers import DepthwiseConv2d, LayerNorm2d
 
 
@@ -147,6 +148,10 @@ class Conv2Former(BaseBackbone):
 
     Input: (N, in_channels, H, W) with H and W multiples of 32.
     """
+
+    checkpoint_family = 'Conv2Former'
+    expected_missing_keys = (r'norm\d\.',)  # the output norms of dense backbones (docs/conv2former.md)
+
     arch_zoo = {
         **dict.fromkeys(['n', 'nano'], dict(depths=[2, 2, 8, 2], dims=[64, 128, 256, 512], kernel_size=7)),
         **dict.fromkeys(['t', 'tiny'], dict(depths=[3, 3, 12, 3], dims=[72, 144, 288, 576], kernel_size=11)),
@@ -259,34 +264,35 @@ class Conv2Former(BaseBackbone):
             self._freeze(self.downsample_layers[i], self.stages[i], getattr(self, f'norm{i}', None))
 
     # ---- layer-wise lr decay --------------------------------------------------------------------------
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
-        """``layer_wise``: stem 0, one id per block (a downsampling layer shares the id of the block after it),
-        ``head`` / output norms the last id. ``stage_wise`` (ConvNeXt's detection scheme, regrouped for the
-        deeper third stage): stem 0, stages 0 and 1 ids 1 and 2, stage 2 in groups of 3 blocks, stage 3 one id."""
-        parts = param_name.split('.')
-        in_body = parts[0] in ('downsample_layers', 'stages')
-        s = int(parts[1]) if in_body else None
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """``(layer_id, num_layers)`` of a parameter (``prefix``, e.g. ``'backbone.'``, stripped; names without it
+        belong to a head and get the top id). ``layer_wise``: stem 0, one id per block (a downsampling layer
+        shares the id of the block after it), ``head`` / output norms the last id. ``stage_wise`` (ConvNeXt's
+        detection scheme, regrouped for the deeper third stage): stem 0, stages 0 and 1 ids 1 and 2, stage 2 in
+        groups of 3 blocks, stage 3 one id. ``per_stage``: ConvNeXt's / mmseg's segmentation ``stage_wise``
+        (:func:`convnet_stage_depth`)."""
+        if decay_type == 'per_stage':
+            return convnet_stage_depth(param_name, prefix)
+        if decay_type not in ('layer_wise', 'stage_wise'):
+            raise ValueError(f'decay_type must be layer_wise, stage_wise or per_stage, got {decay_type!r}')
+        groups = -(-self.depths[2] // 3)
+        num_layers = sum(self.depths) + 2 if decay_type == 'layer_wise' else groups + 5
+        parts = param_name[len(prefix):].split('.') if param_name.startswith(prefix) else ['']
+        if parts[0] not in ('downsample_layers', 'stages'):
+            return num_layers - 1, num_layers
+        s = int(parts[1])
         if decay_type == 'layer_wise':
-            num_layers = sum(self.depths) + 2
-            if not in_body:
-                return num_layers - 1, num_layers
             if parts[0] == 'downsample_layers':
                 return (0 if s == 0 else sum(self.depths[:s]) + 1), num_layers
             return sum(self.depths[:s]) + int(parts[2]) + 1, num_layers
-        if decay_type == 'stage_wise':
-            groups = -(-self.depths[2] // 3)
-            num_layers = groups + 5
-            if not in_body:
-                return num_layers - 1, num_layers
-            if parts[0] == 'downsample_layers' and s == 0:
-                return 0, num_layers
-            if s < 2:
-                return s + 1, num_layers
-            if s == 3:
-                return groups + 3, num_layers
-            block = int(parts[2]) if parts[0] == 'stages' else 0
-            return 3 + block // 3, num_layers
-        raise ValueError(f'decay_type must be layer_wise or stage_wise, got {decay_type!r}')
+        if parts[0] == 'downsample_layers' and s == 0:
+            return 0, num_layers
+        if s < 2:
+            return s + 1, num_layers
+        if s == 3:
+            return groups + 3, num_layers
+        block = int(parts[2]) if parts[0] == 'stages' else 0
+        return 3 + block // 3, num_layers
 
     # ---- official checkpoints -------------------------------------------------------------------------
     def adapt_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:

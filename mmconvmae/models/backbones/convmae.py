@@ -16,6 +16,10 @@ One module covers the three official backbones (see :class:`ConvMAE` and the swi
 - the segmentation backbone of the official ``SEG/`` UperNet (``rel_pos_bias='per_block'``,
   ``layer_scale_init_value=1.0``, ``downsample32='conv'``: all blocks global).
 
+and, as a subclass, the ViTDet-style backbone of OpenGVLab/Official-ConvMAE-Det (:class:`ConvMAEViTDet`: per-block
+decomposed relative position, 14x14 windows padded after ``norm1``, global blocks 1, 4, 7, 10, ``pos_embed`` kept
+at 14x14 and resized in the forward, only the stride-16 output).
+
 Beyond the official code (which asserts 1024x1024 / 512x512 inputs): any input size (the image is padded to a
 multiple of 16 and the outputs cropped to ``ceil(H / stride)``; windows are padded inside and padded keys masked
 out), the position embedding and relative-position tables interpolated to the current grid, SDPA attention with
@@ -39,9 +43,10 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
-from ..convert.convmae import VARIANT_ONLY, convert_convmae_official
+from ..convert.convmae import VARIANT_ONLY, check_rel_pos_variant, convert_convmae_official
 from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch, resolve_out_type
 from ..utils.layers import LayerNorm2d
+from ..utils.rel_pos import decomposed_rel_pos_bias
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -84,13 +89,14 @@ class ConvBlock(nn.Module):
     depthwise conv (the only spatial mixing) as zeros, so they cannot reach visible positions.
     """
 
-    def __init__(self, dim: int, mlp_ratio: float = 4., drop_path: float = 0., with_cp: bool = False):
+    def __init__(self, dim: int, mlp_ratio: float = 4., drop_path: float = 0., with_cp: bool = False,
+                 norm_eps: float = 1e-5):
         super().__init__()
-        self.norm1 = LayerNorm2d(dim, eps=1e-5)
+        self.norm1 = LayerNorm2d(dim, eps=norm_eps)
         self.conv1 = nn.Conv2d(dim, dim, 1)
         self.attn = nn.Conv2d(dim, dim, 5, padding=2, groups=dim)
         self.conv2 = nn.Conv2d(dim, dim, 1)
-        self.norm2 = LayerNorm2d(dim, eps=1e-5)
+        self.norm2 = LayerNorm2d(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), conv=True)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.with_cp = with_cp
@@ -142,13 +148,15 @@ class TransformerBlock(nn.Module):
 
     ``layer_scale_init_value > 0`` adds the layer-scale vectors ``gamma_1``/``gamma_2`` (official SEG uses 1.0).
     """
+    #: the attention module, built as ``attn_cls(dim, num_heads, qkv_bias, rel_pos_size)``
+    attn_cls = Attention
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4., qkv_bias: bool = True,
                  drop_path: float = 0., layer_scale_init_value: float = 0.,
                  rel_pos_size: Optional[Tuple[int, int]] = None, norm_eps: float = 1e-6, with_cp: bool = False):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
-        self.attn = Attention(dim, num_heads, qkv_bias, rel_pos_size)
+        self.attn = self.attn_cls(dim, num_heads, qkv_bias, rel_pos_size)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
@@ -169,6 +177,66 @@ class TransformerBlock(nn.Module):
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._forward, x, bias, use_reentrant=False)
         return self._forward(x, bias)
+
+
+class DecomposedRelPosAttention(Attention):
+    """Attention over an (B, H, W, C) token grid with ViTDet's decomposed relative position (detectron2
+    ``modeling/backbone/vit.py::Attention``, used by Official-ConvMAE-Det): per-block tables ``rel_pos_h``
+    (2 S_h - 1, head_dim) and ``rel_pos_w`` (2 S_w - 1, head_dim), zero-initialised, for ``rel_pos_size`` = (S_h, S_w);
+    a grid of another size reads linearly resized tables (:func:`get_rel_pos`). None: no relative position.
+    """
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True,
+                 rel_pos_size: Optional[Tuple[int, int]] = None):
+        super().__init__(dim, num_heads, qkv_bias)
+        self.rel_pos_size = rel_pos_size
+        if rel_pos_size is not None:
+            head_dim = dim // num_heads
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * rel_pos_size[0] - 1, head_dim))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * rel_pos_size[1] - 1, head_dim))
+
+    def forward(self, x: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if bias is not None:
+            raise ValueError('DecomposedRelPosAttention computes its own relative-position bias')
+        b, h, w, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, h * w, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1,
+                                                                                                4).unbind(0)
+        if self.rel_pos_size is not None:  # q . R added to the scaled logits, as detectron2 add_decomposed_rel_pos
+            bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, (h, w), (h, w))
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self.proj(x.transpose(1, 2).reshape(b, h, w, c))
+
+
+class ViTDetBlock(TransformerBlock):
+    """Stage-3 block of Official-ConvMAE-Det (detectron2 ViT ``Block``) on (B, H, W, C) token maps.
+
+    ``window_size > 0``: ``norm1`` first, then the *normalised* tokens are zero-padded to a multiple of the
+    window and partitioned; the padded tokens take part in the attention (keys and queries, with the
+    relative-position bias of their positions) and are cropped afterwards, exactly as ViTDet. ``window_size=0``:
+    global attention over the whole map. ``rel_pos_size``: grid of the decomposed tables (the window, or the
+    map of the nominal input size in global blocks); None: no relative position.
+    """
+    attn_cls = DecomposedRelPosAttention
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4., qkv_bias: bool = True,
+                 drop_path: float = 0., window_size: int = 0, rel_pos_size: Optional[Tuple[int, int]] = None,
+                 norm_eps: float = 1e-6, with_cp: bool = False):
+        super().__init__(dim, num_heads, mlp_ratio, qkv_bias, drop_path, rel_pos_size=rel_pos_size,
+                         norm_eps=norm_eps, with_cp=with_cp)
+        self.window_size = window_size
+
+    def _forward(self, x: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        y = self.norm1(x)
+        ws = self.window_size
+        if ws > 0:
+            n, h, w, c = y.shape
+            y, padded = window_partition(y, ws)
+            y = self.attn(y.view(-1, ws, ws, c), bias)
+            y = window_unpartition(y.view(-1, ws * ws, c), ws, padded, (h, w))
+        else:
+            y = self.attn(y, bias)
+        x = x + self.drop_path(y)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
 # ---- relative position ----------------------------------------------------------------------------------------
@@ -288,9 +356,13 @@ class ConvMAE(BaseBackbone):
         arch: ``'base'`` (released weights), ``'small'``, ``'large'``, ``'huge'`` (no weights; see the module
             docstring) or ``dict(embed_dims=[3 ints], depths=[3 ints], num_heads=int[, patch_sizes=[3 ints],
             mlp_ratio=float])``.
-        img_size: the input size the position embedding is stored for (``pos_embed`` holds
-            (img_size / 16)^2 tokens: 224 for the released encoder, 1024 in DET, 512 in SEG). Other input sizes
-            interpolate it (bicubic) at every forward; checkpoints of another size are interpolated on load.
+        img_size: the nominal input size: the position embedding is stored for it (``pos_embed`` holds
+            (img_size / 16)^2 tokens: 224 for the released encoder, 1024 in DET, 512 in SEG) unless
+            ``pretrain_img_size`` is set, and the relative-position tables of global blocks cover its grid. Other
+            input sizes interpolate ``pos_embed`` (bicubic) at every forward; checkpoints of another size are
+            interpolated on load.
+        pretrain_img_size: store ``pos_embed`` for this size instead of ``img_size`` (Official-ConvMAE-Det keeps
+            the 14x14 table of pretraining, 224, and resizes it at every forward); None: ``img_size``.
         in_channels: input channels.
         out_indices: levels to output: 0, 1, 2 = stages 1-3 (strides 4, 8, 16), 3 = the 1/32 level made from
             stage 3 by ``downsample32``.
@@ -312,6 +384,8 @@ class ConvMAE(BaseBackbone):
         norm_cfg: norm of the ``'conv'`` 1/32 level (official SEG: SyncBN).
         qkv_bias: bias in the stage-3 ``qkv`` projections (official: True).
         stage3_norm_eps: eps of the stage-3 LayerNorms (official 1e-6; the official SEG code uses 1e-5).
+        conv_norm_eps: eps of the conv-block (stages 1-2) LayerNorms (Alpha-VL code 1e-5; Official-ConvMAE-Det
+            builds them with its ``norm_layer``, eps 1e-6). The patch-embedding LayerNorms keep 1e-5 everywhere.
         drop_path_rate: stochastic depth, linear over all 2 + 2 + 11 blocks.
         freeze_pos_embed: keep ``pos_embed`` fixed (official DET freezes the interpolated embedding).
         frozen_stages: -1 nothing; 0 ``patch_embed1``; k >= 1 stages 1..k with their patch embeddings (stage 3
@@ -324,6 +398,12 @@ class ConvMAE(BaseBackbone):
     ``out_indices`` with strides s = (4, 8, 16, 32) and channels (C1, C2, C3, C3) (base: 256, 384, 768, 768); with
     ``downsample32='conv'`` level 3 is (N, C3, (h - 3) // 2 + 1, ...) for a stage-3 grid h, as in the official SEG.
     """
+
+    checkpoint_family = 'ConvMAE'
+    expected_missing_keys = (
+        r'(windowed|global)_rel_pos_bias\.', r'blocks3\.\d+\.(attn\.relative_position_bias_table|gamma_[12])$',
+        r'fpn\.', r'fc_norm\.')  # what the det / seg / fine-tuning layouts add (docs/convmae.md)
+
     arch_zoo = {
         # ViT-S analogue, not an official shape (no weights)
         'small': dict(embed_dims=[128, 256, 384], depths=[2, 2, 11], num_heads=6),
@@ -338,6 +418,7 @@ class ConvMAE(BaseBackbone):
     def __init__(self,
                  arch: Union[str, dict] = 'base',
                  img_size: Union[int, Sequence[int]] = 224,
+                 pretrain_img_size: Optional[Union[int, Sequence[int]]] = None,
                  in_channels: int = 3,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  out_type: str = 'featmap',
@@ -350,6 +431,7 @@ class ConvMAE(BaseBackbone):
                  norm_cfg: dict = dict(type='SyncBN', requires_grad=True),
                  qkv_bias: bool = True,
                  stage3_norm_eps: float = 1e-6,
+                 conv_norm_eps: float = 1e-5,
                  drop_path_rate: float = 0.,
                  freeze_pos_embed: bool = False,
                  frozen_stages: int = -1,
@@ -369,9 +451,15 @@ class ConvMAE(BaseBackbone):
         strides = [int(math.prod(self.patch_sizes[:i + 1])) for i in range(3)]
         self.strides = tuple(strides + [strides[2] * 2])
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
-        self.pos_grid = (self.img_size[0] // strides[2], self.img_size[1] // strides[2])
-        if min(self.pos_grid) < 1:
-            raise ValueError(f'img_size {img_size} is smaller than the stage-3 stride {strides[2]}')
+        #: stage-3 token grid of ``img_size`` (relative-position tables of global blocks)
+        self.img_grid = (self.img_size[0] // strides[2], self.img_size[1] // strides[2])
+        pos_size = self.img_size if pretrain_img_size is None else (
+            (pretrain_img_size, pretrain_img_size) if isinstance(pretrain_img_size, int) else tuple(pretrain_img_size))
+        #: grid the stored ``pos_embed`` is for
+        self.pos_grid = (pos_size[0] // strides[2], pos_size[1] // strides[2])
+        if min(self.img_grid + self.pos_grid) < 1:
+            raise ValueError(f'img_size {img_size} / pretrain_img_size {pretrain_img_size} is smaller than the '
+                             f'stage-3 stride {strides[2]}')
         self.in_channels = in_channels
 
         self.out_indices = normalize_indices(out_indices, self.num_levels)
@@ -410,19 +498,16 @@ class ConvMAE(BaseBackbone):
         self.pos_embed = nn.Parameter(torch.zeros(1, self.pos_grid[0] * self.pos_grid[1], d3))
         dpr = drop_path_rates(drop_path_rate, sum(self.depths))
         n1, n2 = self.depths[0], self.depths[0] + self.depths[1]
-        self.blocks1 = nn.ModuleList(ConvBlock(d1, mlp_ratio, r, with_cp) for r in dpr[:n1])
-        self.blocks2 = nn.ModuleList(ConvBlock(d2, mlp_ratio, r, with_cp) for r in dpr[n1:n2])
-        window = (window_size, window_size) if window_size else None
-        self.blocks3 = nn.ModuleList(
-            TransformerBlock(d3, self.num_heads, mlp_ratio, qkv_bias, r, layer_scale_init_value,
-                             rel_pos_size=(window if self.windowed[i] else self.pos_grid)
-                             if rel_pos_bias == 'per_block' else None, norm_eps=stage3_norm_eps, with_cp=with_cp)
-            for i, r in enumerate(dpr[n2:]))
+        self.blocks1 = nn.ModuleList(ConvBlock(d1, mlp_ratio, r, with_cp, conv_norm_eps) for r in dpr[:n1])
+        self.blocks2 = nn.ModuleList(ConvBlock(d2, mlp_ratio, r, with_cp, conv_norm_eps) for r in dpr[n1:n2])
+        self.layer_scale_init_value = layer_scale_init_value
+        common = dict(mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, norm_eps=stage3_norm_eps, with_cp=with_cp)
+        self.blocks3 = nn.ModuleList(self._make_block3(i, r, common) for i, r in enumerate(dpr[n2:]))
         if rel_pos_bias == 'shared':
             if any(self.windowed):
-                self.windowed_rel_pos_bias = RelativePositionBias(window, self.num_heads)
+                self.windowed_rel_pos_bias = RelativePositionBias((window_size, window_size), self.num_heads)
             if not all(self.windowed):
-                self.global_rel_pos_bias = RelativePositionBias(self.pos_grid, self.num_heads)
+                self.global_rel_pos_bias = RelativePositionBias(self.img_grid, self.num_heads)
         if self.out_type == 'avg_featmap':
             self.fc_norm = nn.LayerNorm(d3, eps=1e-6)
         if 3 in self.out_indices and downsample32 == 'conv':
@@ -431,6 +516,15 @@ class ConvMAE(BaseBackbone):
         self.apply(self._init_module)
         trunc_normal_(self.pos_embed, std=.02)
         self._freeze_stages()
+
+    def _make_block3(self, index: int, drop_path: float, common: dict) -> nn.Module:
+        """Stage-3 block ``index`` (``common``: mlp_ratio, qkv_bias, norm_eps, with_cp)."""
+        rel_pos_size = None
+        if self.rel_pos_bias == 'per_block':
+            rel_pos_size = (self.window_size, self.window_size) if self.windowed[index] else self.img_grid
+        return TransformerBlock(self.embed_dims[2], self.num_heads, drop_path=drop_path,
+                                layer_scale_init_value=self.layer_scale_init_value, rel_pos_size=rel_pos_size,
+                                **common)
 
     @staticmethod
     def _init_module(m: nn.Module):
@@ -561,13 +655,17 @@ class ConvMAE(BaseBackbone):
                              getattr(self, 'global_rel_pos_bias', None))
                 self.pos_embed.requires_grad = False
 
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
         """Official ``util/lr_decay.py`` / SEG ``LayerDecayOptimizerConstructor``: patch embeddings, ``pos_embed``
         and stages 1-2 are layer 0, ``blocks3.i`` is i + 1, the rest (tables, ``fc_norm``, ``fpn``, heads) the top:
-        ``num_layers = depth3 + 2``, so the scale of layer 0 is ``rate ** (depth3 + 1)`` (0.65^12 for base)."""
+        ``num_layers = depth3 + 2``, so the scale of layer 0 is ``rate ** (depth3 + 1)`` (0.65^12 for base).
+        ``prefix`` (e.g. ``'backbone.'``) is stripped; names without it get the top id."""
         if decay_type != 'layer_wise':
             raise ValueError(f"ConvMAE supports decay_type='layer_wise' (the official scheme), got {decay_type!r}")
         num_layers = self.depths[2] + 2
+        if not param_name.startswith(prefix):  # e.g. a head's parameter under mmpretrain's ImageClassifier
+            return num_layers - 1, num_layers
+        param_name = param_name[len(prefix):]
         if param_name.startswith(('patch_embed', 'pos_embed', 'blocks1.', 'blocks2.', 'cls_token', 'mask_token')):
             return 0, num_layers
         if param_name.startswith('blocks3.'):
@@ -581,6 +679,7 @@ class ConvMAE(BaseBackbone):
         (pretraining fusion convs, final ``norm``, decoder, classification ``fc_norm``) are dropped."""
         state = convert_convmae_official(state_dict, keep_pretrain=True)
         own = self.state_dict()
+        check_rel_pos_variant(type(self).__name__, state, own)
         for key in list(state):
             if VARIANT_ONLY.match(key) and key not in own:
                 del state[key]
@@ -622,5 +721,106 @@ class ConvMAEDet(ConvMAE):
                          drop_path_rate=drop_path_rate, freeze_pos_embed=freeze_pos_embed, **kwargs)
 
 
-__all__: List[str] = ['ConvMAE', 'ConvMAEDet', 'relative_position_bias',
+@MODELS.register_module()
+class ConvMAEViTDet(ConvMAE):
+    """The ViTDet-style ConvMAE backbone of OpenGVLab/Official-ConvMAE-Det (``projects/ConvMAEDet/modeling/
+    convmae.py::ConvViT`` as ``configs/COCO/mask_rcnn_vitdet_convmae_b_25ep.py`` builds it), any input size.
+
+    Differences from :class:`ConvMAEDet` (the Alpha-VL ``DET/`` backbone), all official:
+
+    - stage 3 is detectron2's ViT: :class:`ViTDetBlock` with per-block *decomposed* relative position
+      (``blocks3.i.attn.rel_pos_h/rel_pos_w``: (2 * 14 - 1, 64) in window blocks, (2 * 64 - 1, 64) in global blocks
+      for ``img_size=1024``; tables linearly resized when the grid differs, :func:`get_rel_pos`);
+    - windows of 14x14 tokens, padded with zeros *after* ``norm1`` (a 64x64 grid becomes 5x5 windows over 70x70;
+      the padded tokens take part in the attention, no mask), global attention in blocks 1, 4, 7 and 10
+      (``window_block_indexes=[0, 2, 3, 5, 6, 8, 9]``);
+    - ``pos_embed`` stays at the 14x14 pretraining grid (``pretrain_img_size=224``, as in the checkpoints) and is
+      resized bicubically (``align_corners=False``) to the current grid at every forward (detectron2
+      ``get_abs_pos``); it is trained;
+    - LayerNorm eps 1e-6 in the conv blocks (``norm_layer=partial(nn.LayerNorm, eps=1e-6)``; patch embeddings
+      keep 1e-5);
+    - only the stride-16 stage-3 map is used (``out_indices=2``: (N, 768, H / 16, W / 16)), fed to
+      :class:`SimpleFeaturePyramid`;
+    - layer-wise lr decay of ``get_vit_lr_decay_rate``: ``pos_embed`` is *not* at layer 0 (see
+      :meth:`get_layer_depth`).
+
+    The image is padded to a multiple of 16 like :class:`ConvMAE` (the official config pads every image to
+    1024x1024, ``square_pad``). Parameter names are the official ones: the released encoder and the full
+    detectors (``backbone.net.*``) load as they are.
+
+    Args:
+        arch: see :class:`ConvMAE`.
+        img_size: input size the global blocks' relative-position tables are sized for (official 1024).
+        pretrain_img_size: grid of the stored ``pos_embed`` (official 224, i.e. 14x14).
+        window_size: window of the window blocks (official 14).
+        global_attn_indexes: stage-3 blocks with global attention (official 1, 4, 7, 10).
+        use_rel_pos: decomposed relative position in every stage-3 block (official True).
+        out_indices: levels as in :class:`ConvMAE` (official: 2 only).
+        drop_path_rate: stochastic depth, linear over all 15 blocks (official 0.1).
+        conv_norm_eps / stage3_norm_eps: LayerNorm eps of the conv blocks / stage-3 blocks (official 1e-6 both).
+        qkv_bias, in_channels, frozen_stages, freeze_pos_embed, with_cp, init_cfg: see :class:`ConvMAE`.
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 img_size: Union[int, Sequence[int]] = 1024,
+                 pretrain_img_size: Union[int, Sequence[int]] = 224,
+                 in_channels: int = 3,
+                 window_size: int = 14,
+                 global_attn_indexes: Sequence[int] = (1, 4, 7, 10),
+                 use_rel_pos: bool = True,
+                 out_indices: Union[int, Sequence[int]] = 2,
+                 drop_path_rate: float = 0.1,
+                 qkv_bias: bool = True,
+                 conv_norm_eps: float = 1e-6,
+                 stage3_norm_eps: float = 1e-6,
+                 frozen_stages: int = -1,
+                 freeze_pos_embed: bool = False,
+                 with_cp: bool = False,
+                 init_cfg=None):
+        # read by _make_block3 while ConvMAE.__init__ builds stage 3 (a plain attribute, allowed before
+        # nn.Module.__init__)
+        self.use_rel_pos = bool(use_rel_pos)
+        super().__init__(arch=arch, img_size=img_size, pretrain_img_size=pretrain_img_size, in_channels=in_channels,
+                         out_indices=out_indices, window_size=window_size, global_attn_indexes=global_attn_indexes,
+                         rel_pos_bias=None, qkv_bias=qkv_bias, stage3_norm_eps=stage3_norm_eps,
+                         conv_norm_eps=conv_norm_eps, drop_path_rate=drop_path_rate,
+                         freeze_pos_embed=freeze_pos_embed, frozen_stages=frozen_stages, with_cp=with_cp,
+                         init_cfg=init_cfg)
+
+    def _make_block3(self, index: int, drop_path: float, common: dict) -> nn.Module:
+        windowed = self.windowed[index]
+        rel_pos_size = None
+        if self.use_rel_pos:
+            rel_pos_size = (self.window_size, self.window_size) if windowed else self.img_grid
+        return ViTDetBlock(self.embed_dims[2], self.num_heads, drop_path=drop_path,
+                           window_size=self.window_size if windowed else 0, rel_pos_size=rel_pos_size, **common)
+
+    def forward_stage3(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, h, w, C) -> (N, h, w, C); each block windows (and pads) its own normalised input."""
+        for blk in self.blocks3:
+            x = blk(x)
+        return x
+
+    def get_layer_depth(self, param_name: str, prefix: str = '',
+                        decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """Official ``get_vit_lr_decay_rate`` (``projects/ConvMAEDet/modeling/convmae.py``, with
+        ``num_layers=11``): ``patch_embed1..4``, ``blocks1`` and ``blocks2`` are layer 0, ``blocks3.i`` is i + 1,
+        everything else is the top layer 12 (scale 1), **including** ``pos_embed`` (its name matches none of the
+        official patterns, unlike ViTDet's ViT, where ``.pos_embed`` is layer 0). ``num_layers = depth3 + 2``, so
+        ``rate ** (num_layers - 1 - layer_id)`` is the official ``rate ** (depth3 + 1 - layer_id)``."""
+        if prefix and param_name.startswith(prefix):
+            param_name = param_name[len(prefix):]
+        if decay_type != 'layer_wise':
+            raise ValueError(f"ConvMAEViTDet supports decay_type='layer_wise' (the official scheme), got "
+                             f'{decay_type!r}')
+        num_layers = self.depths[2] + 2
+        if param_name.startswith(('patch_embed', 'blocks1.', 'blocks2.')):
+            return 0, num_layers
+        if param_name.startswith('blocks3.'):
+            return int(param_name.split('.')[1]) + 1, num_layers
+        return num_layers - 1, num_layers
+
+
+__all__: List[str] = ['ConvMAE', 'ConvMAEDet', 'ConvMAEViTDet', 'relative_position_bias',
                       'sincos_pos_embed', 'resize_pos_embed', 'window_partition', 'window_unpartition']

@@ -15,7 +15,8 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
 from ..convert.convnext_v2 import convert_convnextv2_official
-from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch, resolve_out_type
+from ..utils.base import (BaseBackbone, convnet_stage_depth, drop_path_rates, normalize_indices, resolve_arch,
+                          resolve_out_type)
 from ..utils.layers import GRN, DepthwiseConv2d, LayerNorm2d
 
 
@@ -82,6 +83,10 @@ class ConvNeXtV2(BaseBackbone):
 
     Input: (N, in_channels, H, W) with H and W multiples of 32.
     """
+
+    checkpoint_family = 'ConvNeXt V2'
+    expected_missing_keys = (r'norm\d\.',)  # the output norms of dense backbones (docs: README)
+
     arch_zoo = {
         'atto': dict(depths=[2, 2, 6, 2], dims=[40, 80, 160, 320]),
         'femto': dict(depths=[2, 2, 6, 2], dims=[48, 96, 192, 384]),
@@ -163,30 +168,41 @@ class ConvNeXtV2(BaseBackbone):
             self._freeze(self.downsample_layers[i], self.stages[i], getattr(self, f'norm{i}', None))
 
     # ---- layer-wise lr decay --------------------------------------------------------------------------
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
-        """``layer_wise`` is the official ``single`` scheme (one id per block, the stem shares id 1 with the
-        first block); ``stage_wise`` is the official ``group`` scheme (stage 2 blocks in groups of 3, 12 groups
-        for the 3-3-27-3 arches, 6 for the smaller ones)."""
-        parts = param_name.split('.')
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """``(layer_id, num_layers)`` of a parameter (``prefix``, e.g. ``'backbone.'``, stripped; names without it
+        belong to a head and get the top id), for three schemes:
+
+        - ``layer_wise``: the official fine-tuning ``single`` scheme (one id per block, the stem shares id 1
+          with the first block; ``get_num_layer_for_convnext_single`` in ConvNeXt-V2 ``optim_factory.py``);
+        - ``stage_wise``: the official ``group`` scheme (``get_num_layer_for_convnext``: stage 2 in groups of
+          3 blocks, 12 groups for the 3-3-27-3 arches) with mmpretrain's / mmdet's ``num_layers`` of 6 for the
+          smaller arches (the ConvNeXt-T detection recipe);
+        - ``per_stage``: ConvNeXt's segmentation ``stage_wise`` (:func:`convnet_stage_depth`).
+        """
+        if decay_type == 'per_stage':
+            return convnet_stage_depth(param_name, prefix)
+        if decay_type not in ('layer_wise', 'stage_wise'):
+            raise ValueError(f'decay_type must be layer_wise, stage_wise or per_stage, got {decay_type!r}')
+        max_id = 12 if self.depths[-2] > 9 else 6
+        num_layers = sum(self.depths) + 2 if decay_type == 'layer_wise' else max_id + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        parts = param_name[len(prefix):].split('.')
         if decay_type == 'layer_wise':
-            num_layers = sum(self.depths) + 2
             if parts[0] == 'downsample_layers':
                 return sum(self.depths[:int(parts[1])]) + 1, num_layers
             if parts[0] == 'stages':
                 s, b = int(parts[1]), int(parts[2])
                 return sum(self.depths[:s]) + b + 1, num_layers
             return num_layers - 1, num_layers
-        if decay_type == 'stage_wise':
-            max_id = 12 if self.depths[-2] > 9 else 6
-            if parts[0] in ('downsample_layers', 'stages'):
-                s = int(parts[1])
-                if s == 3:
-                    return max_id, max_id + 2
-                if parts[0] == 'downsample_layers':
-                    return (0 if s == 0 else s + 1), max_id + 2
-                return (s + 1 if s < 2 else 3 + int(parts[2]) // 3), max_id + 2
-            return max_id + 1, max_id + 2
-        raise ValueError(f'decay_type must be layer_wise or stage_wise, got {decay_type!r}')
+        if parts[0] in ('downsample_layers', 'stages'):
+            s = int(parts[1])
+            if s == 3:
+                return max_id, num_layers
+            if parts[0] == 'downsample_layers':
+                return (0 if s == 0 else s + 1), num_layers
+            return (s + 1 if s < 2 else 3 + int(parts[2]) // 3), num_layers
+        return num_layers - 1, num_layers
 
     # ---- official checkpoints -------------------------------------------------------------------------
     def adapt_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:

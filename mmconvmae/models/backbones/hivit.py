@@ -29,6 +29,7 @@ from mmconvmae.registry import MODELS
 from ..convert.itpn import convert_itpn_official
 from ..utils.base import (BaseBackbone, deprecated_option, drop_path_rates, normalize_indices, resolve_arch,
                           resolve_out_type)
+from ..utils.pos_embed import POS_EMBED_INTERP_MODES, resize_pos_embed
 
 
 class Mlp(nn.Module):
@@ -174,17 +175,6 @@ class PatchEmbed(nn.Module):
         return x if self.norm is None else self.norm(x)
 
 
-def resize_pos_embed(pe: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
-    """(1, S*S, C) embedding of a square grid -> (1, H*W, C) for an ``hw`` grid (bicubic, as the official
-    ``interpolate_pos_encoding``); returned as is when the grid matches."""
-    side = math.isqrt(pe.shape[1])
-    if (side, side) == tuple(hw):
-        return pe
-    pe = pe.reshape(1, side, side, -1).permute(0, 3, 1, 2).float()
-    pe = F.interpolate(pe, size=tuple(hw), mode='bicubic', align_corners=False)
-    return pe.flatten(2).transpose(1, 2)
-
-
 def units_to_map(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
     """(B, N, h, w, C) units on an ``hw`` grid -> (B, C, H*h, W*w) map."""
     B, N, h, w, C = x.shape
@@ -207,7 +197,12 @@ class HiViT(BaseBackbone):
         arch: ``'base'`` (iTPN-B: E=512, stem depths 3/3, 24 main blocks, 8 heads, 77.9 M) or ``'large'``
             (iTPN-L: 768, 2/2, 40, 12 heads, 287.4 M), or ``dict(embed_dims, depths=[d4, d8, d16], num_heads)``.
         img_size: pretraining resolution; sets the ``absolute_pos_embed`` grid (interpolated bicubically
-            for other sizes) and the relative-position table size.
+            for other sizes, see ``pos_embed_interp``) and the relative-position table size.
+        pos_embed_interp: how the position embedding is fitted to the input grid. ``'official'`` (default):
+            the official ``interpolate_pos_encoding`` (table as is only when the token count equals the
+            table's and the grid is square, else bicubic with ``scale_factor=(h + 0.1) / S``, so masked
+            pretraining resizes it even at the training size); ``'exact'``: bicubic to exactly the grid,
+            table as is whenever the grid matches. See :mod:`mmconvmae.models.utils.pos_embed`.
         rel_pos_bias: None, or ``'per_block'``: a relative position bias table in every main block (the official
             ``rpe=True`` of CLIP pretraining / fine-tuning; the ``rel_pos_bias`` vocabulary of :class:`ConvMAE`).
         ape: absolute position embedding (sin-cos initialised, trainable as in the official code).
@@ -219,10 +214,16 @@ class HiViT(BaseBackbone):
         frozen_stages: -1 nothing; 0 ``patch_embed``; k = 1, 2 also the k first stem stages (blocks and
             merges); 3 also the position embedding and the main blocks.
         with_cp: activation checkpointing per block.
+        layer_id_scheme: layer ids for layer-wise lr decay (:meth:`get_layer_depth`): ``'every_block'`` (the
+            official det / seg constructors, default) or ``'skip_merges'`` (the official fine-tuning code).
         rpe: deprecated alias of ``rel_pos_bias`` (True = ``'per_block'``, False = None).
 
     Input: (B, C, H, W) with H, W multiples of 16 (of 32 when a 1/32 level is made downstream).
     """
+
+    checkpoint_family = 'iTPN / HiViT'
+    expected_missing_keys = (r'blocks\.\d+\.attn\.relative_position_bias_table$', r'fc_norm\.')  # docs/itpn.md
+
     arch_zoo = {
         **dict.fromkeys(['b', 'base'], dict(embed_dims=512, depths=[3, 3, 24], num_heads=8)),
         **dict.fromkeys(['l', 'large'], dict(embed_dims=768, depths=[2, 2, 40], num_heads=12)),
@@ -242,6 +243,7 @@ class HiViT(BaseBackbone):
                  drop_path_rate: float = 0.,
                  ape: bool = True,
                  rel_pos_bias: Optional[str] = None,
+                 pos_embed_interp: str = 'official',
                  patch_norm: bool = True,
                  layer_scale_init_value: float = 0.,
                  norm_eps: float = 1e-6,
@@ -251,9 +253,13 @@ class HiViT(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 layer_id_scheme: str = 'every_block',
                  rpe: Optional[bool] = None,
                  init_cfg=None):
         super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
+        if layer_id_scheme not in ('every_block', 'skip_merges'):
+            raise ValueError(f"layer_id_scheme must be 'every_block' or 'skip_merges', got {layer_id_scheme!r}")
+        self.layer_id_scheme = layer_id_scheme
         arch = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'HiViT')
         if rpe is not None:
             rel_pos_bias = deprecated_option('HiViT', 'rpe', rpe, 'rel_pos_bias', 'per_block' if rpe else None)
@@ -264,6 +270,9 @@ class HiViT(BaseBackbone):
         if len(self.depths) != 3 or self.embed_dims % 4:
             raise ValueError(f'HiViT arch needs depths=[d4, d8, d16] and embed_dims divisible by 4, '
                              f'got {self.depths}, {self.embed_dims}')
+        if pos_embed_interp not in POS_EMBED_INTERP_MODES:
+            raise ValueError(f'pos_embed_interp must be one of {POS_EMBED_INTERP_MODES}, got {pos_embed_interp!r}')
+        self.pos_embed_interp = pos_embed_interp
         if not -1 <= frozen_stages <= 3:
             raise ValueError(f'frozen_stages must be in [-1, 3], got {frozen_stages}')
         if patch_size % inner_patches or img_size % patch_size:
@@ -335,9 +344,10 @@ class HiViT(BaseBackbone):
             raise ValueError(f'relative position tables cover at most {self.grid}x{self.grid} units (img_size '
                              f'{self.grid * self.patch_size}), got {hw[0]}x{hw[1]}; build with a larger img_size')
 
-    def pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
-        """(1, H*W, E) absolute position embedding for an H x W unit grid (bicubic interpolation)."""
-        return resize_pos_embed(self.absolute_pos_embed, hw)
+    def pos_embed(self, hw: Tuple[int, int], num_tokens: Optional[int] = None) -> torch.Tensor:
+        """(1, H*W, E) absolute position embedding for an H x W unit grid, ``num_tokens`` (default H*W) of
+        which are present (the official rule compares that count with the table's; ``pos_embed_interp``)."""
+        return resize_pos_embed(self.absolute_pos_embed, hw, self.pos_embed_interp, num_tokens)
 
     def forward_units(self, x: torch.Tensor, ids_keep: Optional[torch.Tensor] = None,
                       token_mask: Optional[torch.Tensor] = None, return_block: Optional[int] = None):
@@ -377,7 +387,7 @@ class HiViT(BaseBackbone):
             w = token_mask.to(x.dtype).unsqueeze(-1)
             x = x * (1 - w) + self.mask_token.to(x.dtype) * w
         if self.absolute_pos_embed is not None:
-            pe = self.pos_embed(hw).expand(B, -1, -1)
+            pe = self.pos_embed(hw, num_tokens=x.shape[1]).expand(B, -1, -1)
             if ids_keep is not None:
                 pe = torch.gather(pe, 1, ids_keep[:, :, None].expand(-1, -1, pe.shape[-1]))
             x = x + pe
@@ -417,18 +427,30 @@ class HiViT(BaseBackbone):
                 if p is not None:
                     p.requires_grad = False
 
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
-        """One id per entry of ``blocks`` (stem blocks, merges and main blocks: the official det scheme):
-        ``patch_embed`` / ``absolute_pos_embed`` / ``mask_token`` 0, ``blocks.i`` i + 1, the rest (``fc_norm``)
-        ``len(blocks) + 1``; ``num_layers = len(blocks) + 2``."""
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """``(layer_id, num_layers)`` under ``layer_id_scheme`` (``prefix``, e.g. ``'backbone.'``, stripped; a name
+        without it, e.g. a head's, gets the top id). ``patch_embed`` / ``absolute_pos_embed`` / ``mask_token`` are
+        layer 0, everything outside ``blocks`` (``fc_norm``) the top id ``num_layers - 1``.
+
+        - ``'every_block'`` (official det / seg constructors, ``get_num_layer_for_vit``): ``blocks.i`` is
+          ``i + 1``, patch merges included; ``num_layers = len(blocks) + 2``.
+        - ``'skip_merges'`` (official fine-tuning ``util/lr_decay.py``, ``get_layer_id``): only real blocks
+          count, a patch merge shares the id of the block before it; ``num_layers = sum(depths) + 2``.
+        """
         if decay_type != 'layer_wise':
             raise ValueError(f"HiViT supports decay_type='layer_wise' only, got {decay_type!r}")
-        num_layers = len(self.blocks) + 2
-        name = param_name[len('backbone.'):] if param_name.startswith('backbone.') else param_name
+        merges = [i for i, blk in enumerate(self.blocks) if isinstance(blk, PatchMerge)]
+        num_layers = len(self.blocks) + 2 - (len(merges) if self.layer_id_scheme == 'skip_merges' else 0)
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
         if name.startswith(('patch_embed.', 'absolute_pos_embed', 'mask_token')):
             return 0, num_layers
         if name.startswith('blocks.'):
-            return int(name.split('.')[1]) + 1, num_layers
+            i = int(name.split('.')[1])
+            if self.layer_id_scheme == 'skip_merges':
+                i -= sum(m <= i for m in merges)  # a merge takes the id of the block before it
+            return i + 1, num_layers
         return num_layers - 1, num_layers
 
     # ---- official checkpoints -----------------------------------------------------------------------------
@@ -439,7 +461,8 @@ class HiViT(BaseBackbone):
             state.pop('mask_token', None)
         pe = state.get('absolute_pos_embed')
         if pe is not None and self.absolute_pos_embed is not None and pe.shape != self.absolute_pos_embed.shape:
-            state['absolute_pos_embed'] = resize_pos_embed(pe, (self.grid, self.grid))
+            # exact-size resize of the stored table, as the official fine-tuning scripts do at load time
+            state['absolute_pos_embed'] = resize_pos_embed(pe, (self.grid, self.grid), 'exact')
         own = self.state_dict()
         has_main = any(k.endswith('.attn.qkv.weight') for k in state)
         ckpt_scale, own_scale = any('.gamma_' in k for k in state), any('.gamma_' in k for k in own)

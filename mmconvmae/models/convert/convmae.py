@@ -15,6 +15,26 @@ _OFFICIAL_PREFIXES = ('backbone.bottom_up.', 'backbone.net.', 'backbone.')
 _PRETRAIN_ONLY = re.compile(r'^(mask_token$|decoder_|stage[12]_output_decode\.)')
 #: parameters that only some ConvMAE variants have (pretraining encoder / decoder, classifier)
 VARIANT_ONLY = re.compile(r'^(mask_token$|decoder_|stage[12]_output_decode\.|norm\.|fc_norm\.)')
+#: relative-position parameters of the ConvMAE variants: (pattern, the backbone that uses them)
+_REL_POS_VARIANTS = OrderedDict(
+    decomposed=(re.compile(r'^blocks3\.\d+\.attn\.rel_pos_[hw]$'),
+                'mmconvmae.ConvMAEViTDet (Official-ConvMAE-Det, per-block decomposed rel_pos_h/rel_pos_w)'),
+    shared=(re.compile(r'^(windowed|global)_rel_pos_bias\.'),
+            "mmconvmae.ConvMAEDet (Alpha-VL DET, rel_pos_bias='shared')"),
+    per_block=(re.compile(r'^blocks3\.\d+\.attn\.relative_position_bias_table$'),
+               "mmconvmae.ConvMAE(rel_pos_bias='per_block') (Alpha-VL SEG)"))
+
+
+def check_rel_pos_variant(name: str, state: StateDict, own: StateDict) -> None:
+    """Refuses a checkpoint whose relative-position parameters belong to another attention scheme when one side
+    is the decomposed (ViTDet) scheme: dropping them would silently compute another function."""
+    has = {v: [k for k in state if p.match(k)] for v, (p, _) in _REL_POS_VARIANTS.items()}
+    mine = {v for v, (p, _) in _REL_POS_VARIANTS.items() if any(p.match(k) for k in own)}
+    for variant, keys in has.items():
+        if keys and variant not in mine and ('decomposed' in mine or variant == 'decomposed'):
+            raise ValueError(f'{name}: the checkpoint holds {len(keys)} relative-position tensors of another ConvMAE '
+                             f'variant ({keys[0]}, ...) that this backbone has no place for; build '
+                             f'{_REL_POS_VARIANTS[variant][1]} to load it')
 
 
 def convert_convmae_official(state_dict: StateDict, keep_pretrain: bool = False) -> 'OrderedDict[str, torch.Tensor]':
@@ -24,7 +44,9 @@ def convert_convmae_official(state_dict: StateDict, keep_pretrain: bool = False)
     ``stage{1,2}_output_decode`` dropped unless ``keep_pretrain``), fine-tuned classifiers (``head.*`` dropped,
     ``fc_norm`` kept), DET / Official-ConvMAE-Det / SEG checkpoints (the backbone under ``backbone.bottom_up.`` /
     ``backbone.net.`` / ``backbone.`` is taken, the rest dropped) and ConvMAE-v2 files (``cls_token`` dropped).
-    ``relative_position_index`` buffers are dropped (we compute them).
+    ``relative_position_index`` buffers are dropped (we compute them). The per-block ``blocks3.i.attn.rel_pos_h/w``
+    tables of Official-ConvMAE-Det are kept for :class:`ConvMAEViTDet`; the other backbones refuse them on load
+    (:func:`check_rel_pos_variant`).
     """
     state = OrderedDict(state_dict)
     for prefix in _OFFICIAL_PREFIXES:

@@ -1,3 +1,4 @@
 from .itpn_pyramid import iTPNPyramid
+from .simple_fpn import SimpleFeaturePyramid
 
-__all__ = ['iTPNPyramid']
+__all__ = ['iTPNPyramid', 'SimpleFeaturePyramid']

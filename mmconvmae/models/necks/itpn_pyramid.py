@@ -45,6 +45,9 @@ class iTPNPyramid(PretrainedModule):
         with_cp: activation checkpointing of the blocks.
     """
 
+    checkpoint_family = 'iTPN / HiViT'
+    expected_missing_keys = ()
+
     def __init__(self, in_channels: int = 512, fpn_dim: int = 256, fpn_depth: int = 2, mlp_ratio: float = 4.,
                  out_type: str = 'pyramid', num_outs: int = 5, norm_eps: float = 1e-6, with_cp: bool = False,
                  init_cfg=None):
@@ -119,7 +122,7 @@ class iTPNPyramid(PretrainedModule):
         outs.append(F.max_pool2d(outs[-1], kernel_size=2, stride=2))
         return tuple(outs)
 
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
         """The pyramid sits on top of the backbone: full lr under layer-wise decay (the official det scheme)."""
         return 0, 1
 

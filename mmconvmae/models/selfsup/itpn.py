@@ -22,8 +22,9 @@ from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
 from mmconvmae.registry import MODELS
-from ..backbones.hivit import HiViTBlock, relative_position_index, resize_pos_embed
+from ..backbones.hivit import HiViTBlock, relative_position_index
 from ..utils.checkpoint import extract_state_dict, read_checkpoint
+from ..utils.pos_embed import resize_pos_embed
 
 
 def random_unit_mask(batch: int, num_units: int, mask_ratio: float, device=None):
@@ -83,7 +84,8 @@ class iTPNPixelHead(BaseModule):
             B, K, D = level.shape
             level = torch.cat([level, self.mask_token.expand(B, ids_restore.shape[1] - K, -1)], dim=1)
             x = x + torch.gather(level, 1, ids_restore[..., None].expand(-1, -1, D))
-        x = x + resize_pos_embed(self.decoder_pos_embed, hw).to(x.dtype)
+        # official: the fixed table is added as is (training grid only); other grids: exact-size bicubic resize
+        x = x + resize_pos_embed(self.decoder_pos_embed, hw, 'exact').to(x.dtype)
         for blk in self.decoder_blocks:
             x = blk(x)
         return self.decoder_pred(self.decoder_norm(x))
@@ -235,7 +237,8 @@ class iTPN(BaseSelfSupervisor):
         if data_samples is None or not all(hasattr(s, 'mask') for s in data_samples):
             raise ValueError('iTPN CLIP target needs a per-sample mask: add BEiTMaskGenerator to the pipeline')
         mask = torch.stack([torch.as_tensor(s.mask) for s in data_samples]).flatten(1).to(images.device)
-        mid_block = int(0.75 * self.backbone.num_main_blocks) - 1
+        # official itpn_clip/modeling_pretrain.py L255: ``if i == int(0.75 * self.depth): aux_out = x`` (0-based)
+        mid_block = int(0.75 * self.backbone.num_main_blocks)
         feats, mid, hw = self.backbone.forward_units(images, token_mask=mask, return_block=mid_block)
         target = self.target_generator(teacher_images)
         return dict(loss=self.head.loss(self.neck.forward_units(*feats), mid, hw, target))

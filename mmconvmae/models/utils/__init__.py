@@ -2,9 +2,11 @@ from .base import (OUT_TYPES, BaseBackbone, PretrainedModule, deprecated_option,
                    resolve_arch, resolve_out_type)
 from .checkpoint import check_shapes, extract_state_dict, load_pretrained, read_checkpoint
 from .layers import GRN, DepthwiseConv2d, LayerNorm2d, depthwise_weight_grad_fft
+from .rel_pos import add_decomposed_rel_pos, decomposed_rel_pos_bias, get_rel_pos
 
 __all__ = [
     'OUT_TYPES', 'BaseBackbone', 'PretrainedModule', 'deprecated_option', 'drop_path_rates', 'normalize_indices',
     'resolve_arch', 'resolve_out_type', 'check_shapes', 'extract_state_dict', 'load_pretrained', 'read_checkpoint',
-    'GRN', 'DepthwiseConv2d', 'LayerNorm2d', 'depthwise_weight_grad_fft'
+    'GRN', 'DepthwiseConv2d', 'LayerNorm2d', 'depthwise_weight_grad_fft', 'get_rel_pos', 'decomposed_rel_pos_bias',
+    'add_decomposed_rel_pos'
 ]

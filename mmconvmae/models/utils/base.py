@@ -76,15 +76,22 @@ class PretrainedModule(BaseModule):
     """Base of every mmconvmae backbone and neck: pretrained loading with key conversion and the layer-depth API
     used by :class:`LayerDecayOptimWrapperConstructor`.
 
-    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None)`` is handled by :func:`load_pretrained`:
-    weights are first initialised as usual, then the checkpoint is loaded over them, the missing/unexpected keys
-    are logged, and a shape mismatch raises naming the key. Subclasses implement ``get_layer_depth()`` and, to read
+    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None, min_loaded=1.0)`` is handled by
+    :func:`load_pretrained`: weights are first initialised as usual, then the checkpoint is loaded over them,
+    the missing/unexpected keys are logged, a shape mismatch raises naming the key, and a checkpoint that leaves
+    more than ``1 - min_loaded`` of the tensors outside ``expected_missing_keys`` missing raises naming the file,
+    the family it looks like and the prefix to use. Subclasses implement ``get_layer_depth()`` and, to read
     official checkpoints, ``adapt_pretrained(state_dict)`` (official names/shapes -> ours; must be a no-op on our
     own keys).
     """
 
     #: substrings of parameter names that get no weight decay (besides 1-D params and biases)
     no_weight_decay_keywords: Tuple[str, ...] = ()
+    #: the family name :func:`describe_checkpoint` gives to checkpoints this module reads
+    checkpoint_family: Optional[str] = None
+    #: regexes (``re.match``) of state-dict keys a pretrained checkpoint may leave missing: parameters that the
+    #: downstream layouts add (created new in the official code too); documented per family in docs/
+    expected_missing_keys: Tuple[str, ...] = ()
 
     def init_weights(self):
         cfg = copy.deepcopy(self.init_cfg)
@@ -93,7 +100,7 @@ class PretrainedModule(BaseModule):
             super().init_weights()
             self.init_cfg = cfg
             load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
-                            map_location=cfg.get('map_location', 'cpu'))
+                            map_location=cfg.get('map_location', 'cpu'), min_loaded=cfg.get('min_loaded', 1.0))
             self._is_init = True
         else:
             super().init_weights()
@@ -101,9 +108,11 @@ class PretrainedModule(BaseModule):
     def adapt_pretrained(self, state_dict: StateDict) -> StateDict:
         return state_dict
 
-    def get_layer_depth(self, param_name: str, decay_type: str = 'layer_wise') -> Tuple[int, int]:
-        """Returns ``(layer_id, num_layers)`` of a parameter name relative to this module (no ``backbone.``).
+    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """Returns ``(layer_id, num_layers)`` of a parameter name.
 
+        ``prefix`` (e.g. ``'backbone.'``, as mmpretrain's ``ImageClassifier.get_layer_depth`` passes it) is
+        stripped when present; a name without it belongs to another module (a head) and gets the top id.
         The learning rate of the parameter is scaled by ``rate ** (num_layers - 1 - layer_id)``; parameters
         that belong to no block (e.g. output norms) get ``num_layers - 1``.
         """
@@ -148,3 +157,20 @@ class BaseBackbone(PretrainedModule):
             m.eval()
             for p in m.parameters():
                 p.requires_grad = False
+
+
+def convnet_stage_depth(param_name: str, prefix: str = '') -> Tuple[int, int]:
+    """``per_stage`` layer ids of a 4-stage ConvNet with ``downsample_layers.i`` / ``stages.i`` children: every
+    downsampling layer (the stem included) 0, stage ``s`` ``s + 1``, anything else (output norms, heads) the top
+    id 5 of 6. This is ``get_num_layer_stage_wise`` of ConvNeXt's segmentation code
+    (facebookresearch/ConvNeXt ``semantic_segmentation/mmcv_custom/layer_decay_optimizer_constructor.py``) and
+    ``get_stage_id_for_convnext`` of mmseg's ``LearningRateDecayOptimizerConstructor``; their ``num_layers``
+    (which moves the top id) is the constructor's ``num_layers`` option."""
+    if not param_name.startswith(prefix):
+        return 5, 6
+    parts = param_name[len(prefix):].split('.')
+    if parts[0] == 'downsample_layers':
+        return 0, 6
+    if parts[0] == 'stages':
+        return int(parts[1]) + 1, 6
+    return 5, 6

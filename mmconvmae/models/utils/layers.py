@@ -5,12 +5,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mmconvmae.registry import MODELS
 
+
+@MODELS.register_module('LN2d')
 class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channel dim of an NCHW tensor: (N, C, H, W) -> (N, C, H, W).
 
     Parameters are named ``weight``/``bias`` with shape (C,), like the channels-first LayerNorm of the
-    official ConvNeXt V2 and ConvMAE code, so their checkpoints load as they are.
+    official ConvNeXt V2 and ConvMAE code, so their checkpoints load as they are. Registered as ``LN2d`` for
+    ``norm_cfg`` (``dict(type='mmconvmae.LN2d', eps=1e-6)`` is detectron2's ``"LN"`` of the ViTDet heads).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
