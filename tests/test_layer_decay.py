@@ -155,3 +155,35 @@ def test_mmpretrain_layer_decay_constructor_on_an_image_classifier(backbone, cha
     assert depth('head.fc.weight', 'backbone.')[0] == depth('head.fc.weight', 'backbone.')[1] - 1
     with pytest.raises(ValueError, match="decay_type must be layer_wise, stage_wise or per_stage, got 'x'"):
         depth('stages.0.0.norm.weight', decay_type='x')
+
+
+def official_convnext_group_id(var_name: str, num_max_layer: int) -> int:
+    """ConvNeXt-V2 ``optim_factory.py::get_num_layer_for_convnext`` (the ``group`` scheme), transcribed; the
+    official code fixes ``num_max_layer = 12`` (3-3-27-3 arches), mmdet's / mmpretrain's ConvNeXt-T recipes use 6."""
+    if var_name.startswith('downsample_layers'):
+        stage_id = int(var_name.split('.')[1])
+        return 0 if stage_id == 0 else stage_id + 1 if stage_id in (1, 2) else num_max_layer
+    if var_name.startswith('stages'):
+        stage_id, block_id = int(var_name.split('.')[1]), int(var_name.split('.')[2])
+        return stage_id + 1 if stage_id in (0, 1) else 3 + block_id // 3 if stage_id == 2 else num_max_layer
+    return num_max_layer + 1
+
+
+def test_one_stage_wise_formula_gives_both_families_their_grouping():
+    """ConvNeXtV2 and Conv2Former share ConvNetBackbone.get_layer_depth: the official ConvNeXt V2 group ids for
+    every ConvNeXt V2 arch, and stage 2 in ceil(depth / 3) groups for every Conv2Former arch."""
+    for arch, spec in ConvNeXtV2.arch_zoo.items():
+        with torch.device('meta'):
+            model = ConvNeXtV2(arch, out_indices=(0, 1, 2, 3), out_type='featmap')
+        top = 12 if spec['depths'][2] == 27 else 6
+        for name, _ in model.named_parameters():
+            assert model.get_layer_depth(name, decay_type='stage_wise') == (
+                official_convnext_group_id(name, top), top + 2), (arch, name)
+    for arch, spec in Conv2Former.arch_zoo.items():
+        with torch.device('meta'):
+            model = Conv2Former(arch, out_indices=(0, 1, 2, 3), out_type='featmap')
+        groups = -(-spec['depths'][2] // 3)
+        ids = {name: model.get_layer_depth(name, decay_type='stage_wise') for name, _ in model.named_parameters()}
+        assert {n for _, n in ids.values()} == {groups + 5}, arch
+        assert ids['stages.2.%d.mlp.fc1.weight' % (spec['depths'][2] - 1)][0] == groups + 2
+        assert ids['stages.3.0.mlp.fc1.weight'][0] == ids['downsample_layers.3.1.weight'][0] == groups + 3

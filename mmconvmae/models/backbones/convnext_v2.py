@@ -5,18 +5,17 @@ grn, pwconv2}``), so official fine-tuned and FCMAE checkpoints load through ``in
 classification ``norm`` becomes ``norm3`` and Minkowski (sparse) FCMAE training checkpoints are converted on
 load (:func:`mmconvmae.models.convert.convnext_v2.convert_convnextv2_official`).
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
-from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
 from ..convert.convnext_v2 import convert_convnextv2_official
-from ..utils.base import (BaseBackbone, convnet_stage_depth, drop_path_rates, normalize_indices, resolve_arch,
-                          resolve_out_type)
+from ..utils.base import resolve_out_type
+from ..utils.convnet import ConvNetBackbone
 from ..utils.layers import GRN, DepthwiseConv2d, LayerNorm2d
 
 
@@ -62,7 +61,7 @@ class ConvNeXtV2Block(nn.Module):
 
 
 @MODELS.register_module()
-class ConvNeXtV2(BaseBackbone):
+class ConvNeXtV2(ConvNetBackbone):
     """ConvNeXt V2 backbone.
 
     Args:
@@ -97,7 +96,8 @@ class ConvNeXtV2(BaseBackbone):
         'large': dict(depths=[3, 3, 27, 3], dims=[192, 384, 768, 1536]),
         'huge': dict(depths=[3, 3, 27, 3], dims=[352, 704, 1408, 2816]),
     }
-    stride = 32
+    #: the official ``single`` layer-decay scheme puts the stem with the first block (:meth:`get_layer_depth`)
+    stem_layer_id = 1
 
     def __init__(self,
                  arch: Union[str, dict] = 'base',
@@ -110,99 +110,18 @@ class ConvNeXtV2(BaseBackbone):
                  with_cp: bool = False,
                  gap_before_final_norm: Optional[bool] = None,
                  init_cfg=None):
-        super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
-        arch = resolve_arch(arch, self.arch_zoo, ('depths', 'dims'), 'ConvNeXtV2')
-        self.depths, self.dims = list(arch['depths']), list(arch['dims'])
-        if len(self.depths) != 4 or len(self.dims) != 4:
-            raise ValueError(f'ConvNeXtV2 arch needs 4 depths and 4 dims, got {self.depths} and {self.dims}')
-        self.out_indices = normalize_indices(out_indices, 4)
-        if not -1 <= frozen_stages <= 4:
-            raise ValueError(f'frozen_stages must be in [-1, 4], got {frozen_stages}')
-        self.frozen_stages = frozen_stages
+        super().__init__(arch, ('depths', 'dims'), out_indices, frozen_stages, norm_eval, init_cfg)
         self.out_type = resolve_out_type('ConvNeXtV2', out_type, gap_before_final_norm=gap_before_final_norm)
-
-        self.downsample_layers = nn.ModuleList([
-            nn.Sequential(nn.Conv2d(in_channels, self.dims[0], 4, stride=4), LayerNorm2d(self.dims[0], eps=1e-6))
-        ])
-        for i in range(1, 4):
-            self.downsample_layers.append(
-                nn.Sequential(LayerNorm2d(self.dims[i - 1], eps=1e-6),
-                              nn.Conv2d(self.dims[i - 1], self.dims[i], 2, stride=2)))
-        dpr = drop_path_rates(drop_path_rate, sum(self.depths))
-        self.stages = nn.ModuleList()
-        for i, (depth, dim) in enumerate(zip(self.depths, self.dims)):
-            rates = dpr[sum(self.depths[:i]):sum(self.depths[:i + 1])]
-            self.stages.append(nn.Sequential(*[ConvNeXtV2Block(dim, r, with_cp=with_cp) for r in rates]))
+        stem = nn.Sequential(nn.Conv2d(in_channels, self.dims[0], 4, stride=4), LayerNorm2d(self.dims[0], eps=1e-6))
+        self._build(stem, lambda dim, rate: ConvNeXtV2Block(dim, rate, with_cp=with_cp), drop_path_rate)
         for i in self.out_indices:
-            norm = nn.LayerNorm(self.dims[i], eps=1e-6) if self.out_type == 'avg_featmap' else LayerNorm2d(
-                self.dims[i], eps=1e-6)
-            self.add_module(f'norm{i}', norm)
-        self.apply(self._init_module)
-        self._freeze_stages()
+            norm = nn.LayerNorm if self.out_type == 'avg_featmap' else LayerNorm2d
+            self.add_module(f'norm{i}', norm(self.dims[i], eps=1e-6))
+        self._init_weights()
 
-    @staticmethod
-    def _init_module(m: nn.Module):
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            trunc_normal_(m.weight, std=.02)
-            nn.init.zeros_(m.bias)
-
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        return tuple(self.dims[i] for i in self.out_indices)
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self.check_input(x)
-        outs = []
-        for i in range(4):
-            x = self.stages[i](self.downsample_layers[i](x))
-            if i in self.out_indices:
-                norm = getattr(self, f'norm{i}')
-                outs.append(norm(x.mean((-2, -1))) if self.out_type == 'avg_featmap' else norm(x))
-        return tuple(outs)
-
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
-        self._freeze(self.downsample_layers[0])
-        for i in range(self.frozen_stages):
-            self._freeze(self.downsample_layers[i], self.stages[i], getattr(self, f'norm{i}', None))
-
-    # ---- layer-wise lr decay --------------------------------------------------------------------------
-    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
-        """``(layer_id, num_layers)`` of a parameter (``prefix``, e.g. ``'backbone.'``, stripped; names without it
-        belong to a head and get the top id), for three schemes:
-
-        - ``layer_wise``: the official fine-tuning ``single`` scheme (one id per block, the stem shares id 1
-          with the first block; ``get_num_layer_for_convnext_single`` in ConvNeXt-V2 ``optim_factory.py``);
-        - ``stage_wise``: the official ``group`` scheme (``get_num_layer_for_convnext``: stage 2 in groups of
-          3 blocks, 12 groups for the 3-3-27-3 arches) with mmpretrain's / mmdet's ``num_layers`` of 6 for the
-          smaller arches (the ConvNeXt-T detection recipe);
-        - ``per_stage``: ConvNeXt's segmentation ``stage_wise`` (:func:`convnet_stage_depth`).
-        """
-        if decay_type == 'per_stage':
-            return convnet_stage_depth(param_name, prefix)
-        if decay_type not in ('layer_wise', 'stage_wise'):
-            raise ValueError(f'decay_type must be layer_wise, stage_wise or per_stage, got {decay_type!r}')
-        max_id = 12 if self.depths[-2] > 9 else 6
-        num_layers = sum(self.depths) + 2 if decay_type == 'layer_wise' else max_id + 2
-        if not param_name.startswith(prefix):
-            return num_layers - 1, num_layers
-        parts = param_name[len(prefix):].split('.')
-        if decay_type == 'layer_wise':
-            if parts[0] == 'downsample_layers':
-                return sum(self.depths[:int(parts[1])]) + 1, num_layers
-            if parts[0] == 'stages':
-                s, b = int(parts[1]), int(parts[2])
-                return sum(self.depths[:s]) + b + 1, num_layers
-            return num_layers - 1, num_layers
-        if parts[0] in ('downsample_layers', 'stages'):
-            s = int(parts[1])
-            if s == 3:
-                return max_id, num_layers
-            if parts[0] == 'downsample_layers':
-                return (0 if s == 0 else s + 1), num_layers
-            return (s + 1 if s < 2 else 3 + int(parts[2]) // 3), num_layers
-        return num_layers - 1, num_layers
+    def _output(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        norm = getattr(self, f'norm{i}')
+        return norm(x.mean((-2, -1))) if self.out_type == 'avg_featmap' else norm(x)
 
     # ---- official checkpoints -------------------------------------------------------------------------
     def adapt_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:

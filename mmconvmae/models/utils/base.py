@@ -157,20 +157,3 @@ class BaseBackbone(PretrainedModule):
             m.eval()
             for p in m.parameters():
                 p.requires_grad = False
-
-
-def convnet_stage_depth(param_name: str, prefix: str = '') -> Tuple[int, int]:
-    """``per_stage`` layer ids of a 4-stage ConvNet with ``downsample_layers.i`` / ``stages.i`` children: every
-    downsampling layer (the stem included) 0, stage ``s`` ``s + 1``, anything else (output norms, heads) the top
-    id 5 of 6. This is ``get_num_layer_stage_wise`` of ConvNeXt's segmentation code
-    (facebookresearch/ConvNeXt ``semantic_segmentation/mmcv_custom/layer_decay_optimizer_constructor.py``) and
-    ``get_stage_id_for_convnext`` of mmseg's ``LearningRateDecayOptimizerConstructor``; their ``num_layers``
-    (which moves the top id) is the constructor's ``num_layers`` option."""
-    if not param_name.startswith(prefix):
-        return 5, 6
-    parts = param_name[len(prefix):].split('.')
-    if parts[0] == 'downsample_layers':
-        return 0, 6
-    if parts[0] == 'stages':
-        return int(parts[1]) + 1, 6
-    return 5, 6
