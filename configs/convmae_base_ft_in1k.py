@@ -14,7 +14,7 @@ model = dict(
         arch='base',
         img_size=224,
         out_indices=2,
-        gap_before_final_norm=True,
+        out_type='avg_featmap',
         drop_path_rate=0.1,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     head=dict(

@@ -19,7 +19,7 @@ model = dict(
         type='mmconvmae.ConvNeXtV2',
         arch='base',
         out_indices=(0, 1, 2, 3),
-        gap_before_final_norm=False,
+        out_type='featmap',
         drop_path_rate=0.4,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     neck=dict(in_channels=[128, 256, 512, 1024]),

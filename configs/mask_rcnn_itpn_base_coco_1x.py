@@ -1,5 +1,5 @@
 # Mask R-CNN with iTPN-B on COCO, 1x schedule (12 epochs), batch 64 (official: 32 GPUs x 2).
-# The whole pretrained pyramid is the detector's FPN: backbone (HiViT iTPN-B, global attention at 1/16, no rpe)
+# The whole pretrained pyramid is the detector's FPN: backbone (HiViT iTPN-B, global attention at 1/16, no rel_pos_bias)
 # and neck (iTPNPyramid: five 256-ch levels, strides 4-64, the last two parameter-free average pools) both load
 # from one iTPN pretraining checkpoint; only the RPN and RoI heads start from random weights.
 # Recipe (official det/configs/itpn/pixel_itpn_base_1x_ld090_dp005.py, docs/itpn.md#downstream): AdamW lr 2e-4,
@@ -31,7 +31,7 @@ model = dict(
         type='mmconvmae.HiViT',
         arch='base',
         img_size=224,
-        rpe=False,
+        rel_pos_bias=None,
         drop_path_rate=0.05,
         norm_eps=1e-5,
         out_indices=(0, 1, 2),

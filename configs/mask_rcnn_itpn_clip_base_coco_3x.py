@@ -1,6 +1,6 @@
 # Mask R-CNN with iTPN-B from CLIP-target pretraining on COCO, 3x schedule (36 epochs, steps 27 / 33), batch 64.
 # Recipe (official det/configs/itpn/clip_itpn_base_3x_ld090_dp030.py): the pixel 3x recipe (AdamW lr 1.5e-4, layer
-# decay 0.9 with the official num_layers 30, drop path 0.3, no rpe) on the CLIP backbone: layer scale 0.1 (the
+# decay 0.9 with the official num_layers 30, drop path 0.3, no rel_pos_bias) on the CLIP backbone: layer scale 0.1 (the
 # `gamma_1/2` the CLIP checkpoints carry) and the pyramid with fpn_depth 1, as in CLIP pretraining and the official
 # det config (so every pyramid weight is pretrained).
 # Expected (CLIP-B teacher, 800e pretraining): 54.1 box AP / 47.5 mask AP.

@@ -20,7 +20,7 @@ model = dict(
         type='mmconvmae.ConvNeXtV2',
         arch='base',
         out_indices=(0, 1, 2, 3),
-        gap_before_final_norm=False,
+        out_type='featmap',
         drop_path_rate=0.4,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     decode_head=dict(in_channels=[128, 256, 512, 1024], channels=512, num_classes=150),

@@ -11,7 +11,7 @@
 # `num_layers=30` on 32 `blocks` entries (block i at r^(30 - i) with r = 0.9^(13/32); `num_layers=None` gives
 # r^(32 - i)), and its no-decay names ('absolute_pos_embed') never match the 'backbone.'-prefixed names, so
 # `absolute_pos_embed` is weight-decayed (`no_decay_keywords=()`; drop it to exempt position embeddings).
-# Deliberate difference: no relative position bias (the official config adds new, randomly initialised rpe
+# Deliberate difference: no relative position bias (the official config adds new, randomly initialised relative position
 # tables, so that pixel-pretrained models have random parameters inside the backbone).
 # Expected: 53.5 mIoU (pixel 1600e), 54.7 (CLIP-B 800e).
 _base_ = './_base_/upernet_ade20k_160k.py'
@@ -23,7 +23,7 @@ model = dict(
         type='mmconvmae.HiViT',
         arch='base',
         img_size=224,  # the 14x14 position embedding, interpolated to each input (official)
-        rpe=False,
+        rel_pos_bias=None,
         drop_path_rate=0.1,
         norm_eps=1e-5,
         out_indices=(0, 1, 2),

@@ -10,6 +10,7 @@ _base_ = './upernet_itpn_base_ade20k.py'
 pretrained = 'work_dirs/itpn_clip_base_800e_in1k/epoch_800.pth'  # see ./mask_rcnn_itpn_clip_base_coco_3x.py
 
 model = dict(
-    backbone=dict(rpe=True, layer_scale_init_value=0.1, drop_path_rate=0.2, init_cfg=dict(checkpoint=pretrained)),
+    backbone=dict(rel_pos_bias='per_block', layer_scale_init_value=0.1, drop_path_rate=0.2,
+                  init_cfg=dict(checkpoint=pretrained)),
     neck=dict(init_cfg=dict(checkpoint=pretrained)))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.9**(13 / 46), num_layers=44))

@@ -23,10 +23,10 @@ BF16_REL_TOL = 0.05
 
 FAMILIES = {
     'convnextv2': lambda: ConvNeXtV2(dict(depths=[1, 1, 2, 1], dims=[16, 32, 64, 128]), out_indices=(0, 1, 2, 3),
-                                     gap_before_final_norm=False),
+                                     out_type='featmap'),
     'convmae': lambda: ConvMAE(dict(embed_dims=[32, 64, 128], depths=[1, 1, 2], num_heads=4), img_size=64,
                                norm_cfg=dict(type='BN')),
-    'hivit': lambda: HiViT(dict(embed_dims=128, depths=[1, 1, 2], num_heads=4), img_size=64, rpe=True),
+    'hivit': lambda: HiViT(dict(embed_dims=128, depths=[1, 1, 2], num_heads=4), img_size=64, rel_pos_bias='per_block'),
     'conv2former': lambda: Conv2Former(dict(depths=[1, 1, 2, 1], dims=[16, 32, 64, 128], kernel_size=7)),
 }
 

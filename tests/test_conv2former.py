@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mmconvmae.models import Conv2Former
-from mmconvmae.models.backbones.conv2former import convert_conv2former_official
+from mmconvmae.models.convert.conv2former import convert_conv2former_official
 from mmconvmae.models.utils import DepthwiseConv2d, depthwise_weight_grad_fft, load_pretrained
 
 # docs/conv2former.md#the-model: params (M) with the 1280-d head + 1000-class classifier, backbone only (no
@@ -21,7 +21,7 @@ SPEC = {
 def test_parameter_counts_and_keys_match_spec(arch):
     with torch.device('meta'):
         cls_model = Conv2Former(arch)
-        dense = Conv2Former(arch, with_head=False, out_indices=(0, 1, 2, 3))
+        dense = Conv2Former(arch, out_type='featmap', out_indices=(0, 1, 2, 3))
     with_head = sum(p.numel() for p in cls_model.parameters()) + 1280 * 1000 + 1000
     body = sum(p.numel() for n, p in dense.named_parameters() if not n.startswith('norm'))
     want_head, want_body, want_keys = SPEC[arch]
@@ -154,7 +154,7 @@ def test_official_timm_checkpoint_file_loads_and_matches_official_forward(tmp_pa
     feat = model.eval()(x)[0]
     torch.testing.assert_close(F.linear(feat, sd['pred.weight'], sd['pred.bias']), logits, atol=1e-4, rtol=1e-4)
 
-    dense = Conv2Former(TINY, with_head=False, out_indices=(0, 1, 2, 3), channels_last=channels_last).eval()
+    dense = Conv2Former(TINY, out_type='featmap', out_indices=(0, 1, 2, 3), channels_last=channels_last).eval()
     report = load_pretrained(dense, str(path))
     assert report['unexpected'] == []
     assert sorted(report['missing']) == sorted(f'norm{i}.{p}' for i in range(4) for p in ('weight', 'bias'))
@@ -166,7 +166,7 @@ def test_official_timm_checkpoint_file_loads_and_matches_official_forward(tmp_pa
 def test_gist_naming_and_4d_layer_scales_are_converted():
     sd = official_state_dict(dims=TINY['dims'], depths=TINY['depths'], kernel_size=11, gist=True)
     sd = {k: v.reshape(1, -1, 1, 1) if 'layer_scale' in k else v for k, v in sd.items()}
-    model = Conv2Former(TINY, with_head=False, out_indices=3)
+    model = Conv2Former(TINY, out_type='featmap', out_indices=3)
     report = load_pretrained(model, {'model': sd})
     assert report['unexpected'] == [] and report['missing'] == ['norm3.weight', 'norm3.bias']
     assert torch.equal(model.stages[0][0].attn.att[0].weight, sd['stages.0.0.attn.a.0.weight'])
@@ -208,8 +208,8 @@ def test_fast_path_gives_the_official_outputs_and_gradients():
     """The default (channels-last blocks, FFT depthwise weight gradient on CPU) against the official NCHW ops with
     PyTorch's native depthwise backward: same outputs and gradients up to float rounding."""
     torch.manual_seed(0)
-    a = Conv2Former(TINY, with_head=False, out_indices=(0, 1, 2, 3), layer_scale_init_value=0.5)
-    b = Conv2Former(TINY, with_head=False, out_indices=(0, 1, 2, 3), layer_scale_init_value=0.5,
+    a = Conv2Former(TINY, out_type='featmap', out_indices=(0, 1, 2, 3), layer_scale_init_value=0.5)
+    b = Conv2Former(TINY, out_type='featmap', out_indices=(0, 1, 2, 3), layer_scale_init_value=0.5,
                     channels_last=False, dw_weight_grad='native')
     b.load_state_dict(a.state_dict())
     x = torch.randn(2, 3, 64, 64)
@@ -225,18 +225,18 @@ def test_fast_path_gives_the_official_outputs_and_gradients():
 
 
 def test_dense_output_shapes_and_channels():
-    model = Conv2Former('n', with_head=False, out_indices=(0, 1, 2, 3)).eval()
+    model = Conv2Former('n', out_type='featmap', out_indices=(0, 1, 2, 3)).eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 64, 128))
     assert [tuple(o.shape) for o in outs] == [(1, 64, 16, 32), (1, 128, 8, 16), (1, 256, 4, 8), (1, 512, 2, 4)]
     assert model.out_channels == (64, 128, 256, 512)
     assert all(o.is_contiguous() for o in outs)
-    assert Conv2Former('n', with_head=False, out_indices=(-1, 1)).out_channels == (128, 512)
+    assert Conv2Former('n', out_type='featmap', out_indices=(-1, 1)).out_channels == (128, 512)
     assert Conv2Former('n').out_channels == (1280, )
 
 
 def test_drop_path_frozen_stages_norm_eval_and_with_cp():
-    model = Conv2Former(TINY, drop_path_rate=0.3, with_head=False, out_indices=(0, 1, 2, 3), frozen_stages=2,
+    model = Conv2Former(TINY, drop_path_rate=0.3, out_type='featmap', out_indices=(0, 1, 2, 3), frozen_stages=2,
                         norm_eval=True)
     rates = [getattr(blk.drop_path, 'drop_prob', 0.) for st in model.stages for blk in st]
     assert rates[0] == 0. and rates[-1] == pytest.approx(0.3) and rates == sorted(rates)
@@ -262,7 +262,7 @@ def test_drop_path_frozen_stages_norm_eval_and_with_cp():
 @pytest.mark.parametrize('decay_type', ['layer_wise', 'stage_wise', 'per_stage'])
 def test_layer_depth_is_monotonic_over_the_network(decay_type):
     with torch.device('meta'):
-        model = Conv2Former('t', with_head=False, out_indices=(0, 1, 2, 3))
+        model = Conv2Former('t', out_type='featmap', out_indices=(0, 1, 2, 3))
     names = [n for n, _ in model.named_parameters()]
     num = {model.get_layer_depth(n, decay_type=decay_type)[1] for n in names}
     assert num == {dict(layer_wise=3 + 3 + 12 + 3 + 2, stage_wise=4 + 5, per_stage=6)[decay_type]}
@@ -290,10 +290,10 @@ def test_bad_inputs_raise_clear_errors():
         Conv2Former(dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64]))
     with pytest.raises(ValueError, match='positive odd'):
         Conv2Former('n', kernel_size=8)
-    with pytest.raises(ValueError, match='with_head=True'):
+    with pytest.raises(ValueError, match="out_type='avg_featmap'"):
         Conv2Former('n', out_indices=(0, 1, 2, 3))
     with pytest.raises(ValueError, match='out_indices'):
-        Conv2Former('n', with_head=False, out_indices=(4, ))
+        Conv2Former('n', out_type='featmap', out_indices=(4, ))
     with pytest.raises(ValueError, match='frozen_stages'):
         Conv2Former('n', frozen_stages=5)
     model = Conv2Former(TINY)
@@ -343,7 +343,7 @@ def test_layer_decay_constructor_groups():
     moves up every 3 blocks, output norms the full lr; no weight decay on layer scales, norms (BN too) and biases."""
     from mmconvmae.engine import LayerDecayOptimWrapperConstructor
     model = torch.nn.Module()
-    model.backbone = Conv2Former(dict(depths=[1, 1, 7, 1], dims=[8, 16, 24, 32], kernel_size=3), with_head=False,
+    model.backbone = Conv2Former(dict(depths=[1, 1, 7, 1], dims=[8, 16, 24, 32], kernel_size=3), out_type='featmap',
                                  out_indices=(0, 1, 2, 3))
     ctor = LayerDecayOptimWrapperConstructor(dict(optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05)),
                                              dict(layer_decay_rate=0.5, decay_type='stage_wise'))

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from mmconvmae.models import ConvMAE, ConvMAEDet
-from mmconvmae.models.backbones.convmae import convert_convmae_official
+from mmconvmae.models.convert.convmae import convert_convmae_official
 from mmconvmae.models.utils import load_pretrained
 
 # M parameters of the official modules, ConvMAE-B (docs/convmae.md#arches)
@@ -25,7 +25,7 @@ def millions(module, prefixes=None):
 def test_parameter_counts_match_spec():
     with torch.device('meta'):
         enc = ConvMAE('base', out_indices=(0, 1, 2))
-        cls = ConvMAE('base', out_indices=2, gap_before_final_norm=True)
+        cls = ConvMAE('base', out_indices=2, out_type='avg_featmap')
         det = ConvMAEDet('base')
         seg = ConvMAE('base', img_size=512, rel_pos_bias='per_block', layer_scale_init_value=1.,
                       downsample32='conv', stage3_norm_eps=1e-5)
@@ -36,7 +36,6 @@ def test_parameter_counts_match_spec():
     for key, want in SPEC.items():
         assert abs(got[key] - want) < 0.051, (key, got[key], want)
     assert det.out_channels == (256, 384, 768, 768) and det.strides == (4, 8, 16, 32)
-    assert ConvMAE.released == dict(small=False, base=True, large=False, huge=False)
 
 
 def official_encoder_state(arch=TINY, grid=14, head=False, pretrain_norm=True):
@@ -264,7 +263,7 @@ def test_segmentation_switch_matches_official_seg():
 @torch.no_grad()
 def test_classification_matches_official_finetune_forward():
     """``models_convvit.ConvViT.forward_features`` (global_pool): ... blocks3 -> mean -> fc_norm."""
-    model = ConvMAE(TINY, out_indices=2, gap_before_final_norm=True).eval()
+    model = ConvMAE(TINY, out_indices=2, out_type='avg_featmap').eval()
     sd = official_encoder_state(head=True, pretrain_norm=False)
     report = load_pretrained(model, {'model': sd})
     assert report['missing'] == [] and report['unexpected'] == []
@@ -411,7 +410,7 @@ def test_bad_arguments_and_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match='rel_pos_bias'):
         ConvMAE(TINY, rel_pos_bias='decomposed')
     with pytest.raises(ValueError, match='out_indices=2'):
-        ConvMAE(TINY, gap_before_final_norm=True)
+        ConvMAE(TINY, out_type='avg_featmap')
     with pytest.raises(ValueError, match='window_size'):
         ConvMAEDet(TINY, window_size=0)
     model = ConvMAEDet(TINY, img_size=128, window_size=3, pad_to_window=False)
@@ -432,7 +431,7 @@ def test_converter_cli_writes_loadable_checkpoints(tmp_path):
     run_tool('convert/convmae.py', src, tmp_path / 'out.pth')
     out = torch.load(tmp_path / 'out.pth', map_location='cpu', weights_only=False)['state_dict']
     assert torch.equal(out['head.fc.weight'], sd['head.weight']) and 'backbone.head.weight' not in out
-    model = ConvMAE(TINY, out_indices=2, gap_before_final_norm=True)
+    model = ConvMAE(TINY, out_indices=2, out_type='avg_featmap')
     report = load_pretrained(model, str(tmp_path / 'out.pth'), prefix='backbone.')
     assert report['missing'] == [] and report['unexpected'] == []
     bad = tmp_path / 'bad.pth'

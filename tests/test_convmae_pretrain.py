@@ -11,7 +11,7 @@ from mmengine.config import Config
 
 from conftest import ROOT, run_tool, short_run_options
 from mmconvmae.models import ConvMAE, ConvMAEPretrain
-from mmconvmae.models.selfsup.convmae import convert_convmae_pretrain_official
+from mmconvmae.models.convert.convmae import convert_convmae_pretrain_official
 from mmconvmae.models.utils import random_masking
 from test_convmae import TINY, _block, _ln, official_encoder_state
 

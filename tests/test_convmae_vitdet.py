@@ -312,11 +312,11 @@ def official_simfp_keys(dim=768, out=256, scale_factors=(4.0, 2.0, 1.0, 0.5)):
     keys = {}
     for scale in scale_factors:
         stage = int(math.log2(16 / scale))
-        p, layers, out_dim = f'simfp_{stage}.', [], dim
+        p, out_dim = f'simfp_{stage}.', dim
         if scale == 4.0:
-            keys.update({p + '0.weight': (dim, dim // 2, 2, 2), p + '0.bias': (dim // 2, ), p + '1.weight': (dim // 2, ),
-                         p + '1.bias': (dim // 2, ), p + '3.weight': (dim // 2, dim // 4, 2, 2),
-                         p + '3.bias': (dim // 4, )})
+            keys.update({p + '0.weight': (dim, dim // 2, 2, 2), p + '0.bias': (dim // 2, ),
+                         p + '1.weight': (dim // 2, ), p + '1.bias': (dim // 2, ),
+                         p + '3.weight': (dim // 2, dim // 4, 2, 2), p + '3.bias': (dim // 4, )})
             first, out_dim = 4, dim // 4
         elif scale == 2.0:
             keys.update({p + '0.weight': (dim, dim // 2, 2, 2), p + '0.bias': (dim // 2, )})

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmconvmae.models import ConvNeXtV2
-from mmconvmae.models.backbones.convnext_v2 import convert_convnextv2_official
+from mmconvmae.models.convert.convnext_v2 import convert_convnextv2_official
 from mmconvmae.models.utils import GRN, load_pretrained
 
 # docs/convnext_v2.md#variants-and-parameter-counts: params (M) with a 1000-class head, and of the encoder only.
@@ -136,7 +136,7 @@ def test_official_checkpoint_loads_and_matches_official_forward():
 def test_fcmae_pt_only_checkpoint_loads_into_detection_backbone():
     # pt_only files: encoder only, no norm / head; GRN stored as (1, 4C) (docs/convnext_v2.md#fcmae-pt_only-encoders)
     sd = official_state_dict('atto', head=False, norm=False, grn_shape=(1, -1))
-    model = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+    model = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), out_type='featmap')
     report = load_pretrained(model, sd)
     assert report['unexpected'] == []
     assert sorted(report['missing']) == sorted(f'norm{i}.{p}' for i in range(4) for p in ('weight', 'bias'))
@@ -198,13 +198,13 @@ def test_wrong_shape_names_the_key():
 
 @pytest.mark.parametrize('arch', ['atto', 'tiny'])
 def test_feature_shapes_and_strides(arch):
-    model = ConvNeXtV2(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+    model = ConvNeXtV2(arch, out_indices=(0, 1, 2, 3), out_type='featmap')
     outs = model(torch.randn(1, 3, 96, 160))
     assert [tuple(o.shape) for o in outs] == [(1, c, 96 // s, 160 // s) for c, s in zip(model.dims, (4, 8, 16, 32))]
     assert model.out_channels == tuple(model.dims)
     cls = ConvNeXtV2(arch)
     assert [tuple(o.shape) for o in cls(torch.randn(2, 3, 64, 64))] == [(2, cls.dims[-1])]
-    single = ConvNeXtV2(arch, out_indices=-2, gap_before_final_norm=False)
+    single = ConvNeXtV2(arch, out_indices=-2, out_type='featmap')
     assert [tuple(o.shape) for o in single(torch.randn(1, 3, 64, 64))] == [(1, single.dims[2], 4, 4)]
     assert hasattr(single, 'norm2') and not hasattr(single, 'norm3')
 
@@ -220,7 +220,7 @@ def test_custom_arch_and_drop_path():
 
 
 def test_frozen_stages_and_with_cp():
-    model = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False, frozen_stages=2,
+    model = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), out_type='featmap', frozen_stages=2,
                        with_cp=True)
     model.train()
     frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
@@ -228,7 +228,7 @@ def test_frozen_stages_and_with_cp():
                              'norm1')) for n in frozen)
     assert any(n.startswith('stages.1') for n in frozen) and not model.stages[0].training
     assert model.stages[2].training
-    ref = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+    ref = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), out_type='featmap')
     ref.load_state_dict(model.state_dict())
     x = torch.randn(1, 3, 64, 64)
     torch.testing.assert_close(model(x.requires_grad_())[3], ref(x)[3])
@@ -257,7 +257,7 @@ def test_grn_fp32_under_autocast_and_fp16_overflow():
 
 def test_block_bf16_autocast_close_to_fp32():
     torch.manual_seed(0)
-    model = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False).eval()
+    model = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), out_type='featmap').eval()
     for m in model.modules():
         if isinstance(m, GRN):
             nn.init.normal_(m.gamma, std=0.5)

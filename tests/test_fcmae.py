@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from mmconvmae.models import ConvNeXtV2
-from mmconvmae.models.selfsup.fcmae import FCMAE, FCMAEConvNeXtV2, FCMAEDecoder, VisibleLayout, convert_fcmae_official
+from mmconvmae.models.convert.convnext_v2 import convert_fcmae_official
+from mmconvmae.models.selfsup.fcmae import FCMAE, FCMAEConvNeXtV2, FCMAEDecoder, VisibleLayout
 from mmconvmae.models.utils import GRN, load_pretrained, random_masking
 
 
@@ -248,7 +249,7 @@ def test_mask_ratio_zero_equals_plain_backbone():
         if isinstance(m, GRN):
             torch.nn.init.normal_(m.gamma, std=.5)
             torch.nn.init.normal_(m.beta, std=.1)
-    plain = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False).eval()
+    plain = ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), out_type='featmap').eval()
     report = load_pretrained(plain, {'state_dict': model.state_dict()}, prefix='backbone.')
     assert report['unexpected'] == []
     feats = {}

@@ -4,7 +4,8 @@ import torch
 from mmengine.registry import DefaultScope
 
 from mmconvmae.models import HiViT, iTPNPyramid
-from mmconvmae.models.backbones.hivit import convert_itpn_official, map_to_units, units_to_map
+from mmconvmae.models.backbones.hivit import map_to_units, units_to_map
+from mmconvmae.models.convert.itpn import convert_itpn_official
 from mmconvmae.models.selfsup.itpn import iTPNPixelHead
 from mmconvmae.models.utils import load_pretrained
 
@@ -100,7 +101,7 @@ def test_official_checkpoint_fills_backbone_neck_and_pretraining_model(clip):
     missing or left over besides the fixed buffers."""
     from mmpretrain.registry import MODELS
     state = official_state(clip=clip, fpn_depth=1 if clip else 2)
-    kw = dict(rpe=True, layer_scale_init_value=0.1, mask_token=True) if clip else {}
+    kw = dict(rel_pos_bias='per_block', layer_scale_init_value=0.1, mask_token=True) if clip else {}
     backbone = HiViT('base', **kw)
     report = load_pretrained(backbone, {'model': state})
     assert report['missing'] == [] and report['unexpected'] == []
@@ -128,8 +129,8 @@ def test_official_finetuned_checkpoint_and_resized_tables():
     state['head.weight'] = torch.randn(1000, 64)
     state['fc_norm.weight'] = torch.randn(64)
     state['fc_norm.bias'] = torch.randn(64)
-    m = HiViT(dict(embed_dims=64, depths=[1, 1, 2], num_heads=2), img_size=512, rpe=True, layer_scale_init_value=.1,
-              out_type='avg_featmap')
+    m = HiViT(dict(embed_dims=64, depths=[1, 1, 2], num_heads=2), img_size=512, rel_pos_bias='per_block',
+              layer_scale_init_value=.1, out_type='avg_featmap')
     report = load_pretrained(m, state)
     assert report['missing'] == []
     assert m.absolute_pos_embed.shape == (1, 1024, 64)
@@ -183,16 +184,16 @@ def test_masked_units_cannot_leak_into_visible_tokens():
     x = torch.randn(2, 3, 64, 64)
     ids_keep = torch.tensor([[0, 5, 10, 15], [3, 4, 9, 14]])
     with torch.no_grad():
-        (c4, c8, c16), hw = m.forward_units(x, ids_keep=ids_keep)
+        (c4, c8, c16), _, hw = m.forward_units(x, ids_keep=ids_keep)
         outs = neck.forward_units(c4, c8, c16)
         y = x.clone()
         for b in range(2):
             for u in set(range(16)) - set(ids_keep[b].tolist()):
                 r, c = divmod(u, 4)
                 y[b, :, 16 * r:16 * r + 16, 16 * c:16 * c + 16] = torch.randn(3, 16, 16) * 5
-        (d4, d8, d16), _ = m.forward_units(y, ids_keep=ids_keep)
+        (d4, d8, d16), _, _ = m.forward_units(y, ids_keep=ids_keep)
         outs2 = neck.forward_units(d4, d8, d16)
-        (f4, f8, _), _ = m.forward_units(x)
+        (f4, f8, _), _, _ = m.forward_units(x)
     for a, b in zip((c4, c8, c16) + outs, (d4, d8, d16) + outs2):
         assert torch.equal(a, b)
     idx = ids_keep[:, :, None, None, None]
@@ -208,7 +209,7 @@ def test_unit_and_map_layouts_agree():
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         maps = m(x)
-        (c4, c8, c16), hw = m.forward_units(x)
+        (c4, c8, c16), _, hw = m.forward_units(x)
         assert [tuple(f.shape) for f in maps] == [(1, 16, 16, 24), (1, 32, 8, 12), (1, 64, 4, 6)]
         assert torch.equal(map_to_units(maps[0], 4), c4) and torch.equal(units_to_map(c8, hw), maps[1])
         pyr = neck(maps)
@@ -227,11 +228,11 @@ def test_unit_and_map_layouts_agree():
 
 def test_rpe_classification_with_cp_and_frozen_stages():
     torch.manual_seed(0)
-    m = HiViT(TINY, img_size=64, rpe=True, out_type='avg_featmap', drop_path_rate=0.1)
+    m = HiViT(TINY, img_size=64, rel_pos_bias='per_block', out_type='avg_featmap', drop_path_rate=0.1)
     out = m(torch.randn(2, 3, 64, 64))
     assert len(out) == 1 and out[0].shape == (2, 64)
-    ref = HiViT(TINY, img_size=64, rpe=True, with_cp=True).eval()
-    plain = HiViT(TINY, img_size=64, rpe=True).eval()
+    ref = HiViT(TINY, img_size=64, rel_pos_bias='per_block', with_cp=True).eval()
+    plain = HiViT(TINY, img_size=64, rel_pos_bias='per_block').eval()
     plain.load_state_dict(ref.state_dict())
     x = torch.randn(1, 3, 48, 64, requires_grad=True)
     torch.testing.assert_close(ref(x)[2], plain(x)[2])
@@ -306,8 +307,8 @@ def test_clear_errors_for_bad_inputs():
         m.forward_units(torch.randn(2, 3, 64, 64), ids_keep=torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match='mask_token=True'):
         m.forward_units(torch.randn(2, 3, 64, 64), token_mask=torch.zeros(2, 16))
-    with pytest.raises(ValueError, match='rpe tables cover at most 4x4'):
-        HiViT(TINY, img_size=64, rpe=True)(torch.randn(1, 3, 64, 96))
+    with pytest.raises(ValueError, match='relative position tables cover at most 4x4'):
+        HiViT(TINY, img_size=64, rel_pos_bias='per_block')(torch.randn(1, 3, 64, 96))
     neck = iTPNPyramid(64, 32)
     with pytest.raises(ValueError, match='out_indices=\\(0, 1, 2\\)'):
         neck(m(torch.randn(1, 3, 64, 64))[1:])
@@ -381,13 +382,13 @@ def test_parity_with_mmpretrain_clip_backbone_rpe_layer_scale_mask_token():
         torch.nn.init.normal_(blk.attn.relative_position_bias_table, std=1.0)
         torch.nn.init.normal_(blk.gamma_1, std=1.0)
     torch.nn.init.normal_(theirs.mask_token, std=1.0)
-    ours = HiViT(TINY, img_size=64, rpe=True, layer_scale_init_value=0.1, mask_token=True)
+    ours = HiViT(TINY, img_size=64, rel_pos_bias='per_block', layer_scale_init_value=0.1, mask_token=True)
     state = convert_itpn_official({'backbone.' + k: v for k, v in theirs.state_dict().items()})
     result = ours.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()}, strict=False)
     assert result.missing_keys == [] and result.unexpected_keys == []
     x, mask = torch.randn(2, 3, 64, 64), torch.rand(2, 4, 4) > 0.5
     ref = theirs(x, mask)
-    got, _ = ours.forward_units(x, token_mask=mask.flatten(1))
+    got, _, _ = ours.forward_units(x, token_mask=mask.flatten(1))
     for r, g in zip(ref, got):
         torch.testing.assert_close(g.reshape(r.shape), r, rtol=1e-4, atol=1e-5)
 
@@ -401,7 +402,7 @@ def test_itpn_base_shapes_full_and_masked():
     ids_keep = torch.randperm(196)[:49].sort().values[None]
     with torch.no_grad():
         assert [tuple(f.shape) for f in m(x)] == [(1, 128, 56, 56), (1, 256, 28, 28), (1, 512, 14, 14)]
-        feats, hw = m.forward_units(x, ids_keep=ids_keep)
+        feats, _, hw = m.forward_units(x, ids_keep=ids_keep)
         outs = neck.forward_units(*feats)
     assert hw == (14, 14)
     assert [tuple(o.shape) for o in outs] == [(1, 49, 1, 1, 256), (1, 49, 2, 2, 256), (1, 49, 4, 4, 256)]
@@ -414,7 +415,7 @@ def test_layer_scale_mismatch_is_an_error_and_dropped_pretrained_parts_are_repor
     import mmconvmae.models.necks.itpn_pyramid as neck_module
     clip_state = official_state(E=64, depths=(2, 2, 2), heads=2, F=32, fpn_depth=2, clip=True)
     with pytest.raises(ValueError, match='layer_scale_init_value=0.1'):
-        load_pretrained(HiViT(TINY, img_size=224, rpe=True), clip_state)
+        load_pretrained(HiViT(TINY, img_size=224, rel_pos_bias='per_block'), clip_state)
     pixel_state = official_state(E=64, depths=(2, 2, 2), heads=2, F=32, fpn_depth=2)
     with pytest.raises(ValueError, match='layer_scale_init_value=0$'):
         load_pretrained(HiViT(TINY, img_size=224, layer_scale_init_value=0.1), pixel_state)

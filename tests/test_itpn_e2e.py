@@ -135,7 +135,8 @@ def test_entry_configs_follow_the_official_recipes():
     assert pix.train_cfg.max_epochs == 1600 and pix.param_scheduler[0].end == 40
     clip = Config.fromfile(ROOT / 'configs/pretrain/itpn_clip_base_300e_in1k.py')
     bb = clip.model.backbone
-    assert (bb.rpe, bb.layer_scale_init_value, bb.mask_token, bb.drop_path_rate) == (True, 0.1, True, 0.1)
+    assert (bb.rel_pos_bias, bb.layer_scale_init_value, bb.mask_token) == ('per_block', 0.1, True)
+    assert bb.drop_path_rate == 0.1
     assert clip.model.neck.fpn_depth == 1
     assert clip.model.target_generator.checkpoint.endswith('clip_vit_base_16.pth.tar')
     assert clip.optim_wrapper.optimizer.lr == 1.5e-3 and clip.optim_wrapper.optimizer.betas == (0.9, 0.98)

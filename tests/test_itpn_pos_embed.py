@@ -20,6 +20,7 @@ from mmconvmae.models.utils.pos_embed import interpolate_pos_encoding, resize_po
 
 ARCH = dict(embed_dims=64, depths=[1, 1, 2], num_heads=2)
 IMG = 64  # 4 x 4 units at pretraining
+REL_POS = {True: 'per_block', False: None}  # the official rpe switch -> HiViT(rel_pos_bias=...)
 FPN = 32
 TOL = 1e-5
 
@@ -180,7 +181,8 @@ def _rel(got, ref):
 
 def case_finetune(hw, rpe):
     """Classification output fc_norm(mean C16) (itpn_clip/modeling_finetune.py L326-356)."""
-    m = _randomise(HiViT(ARCH, img_size=IMG, rpe=rpe, out_type='avg_featmap', layer_scale_init_value=0.1), 1)
+    m = _randomise(HiViT(ARCH, img_size=IMG, rel_pos_bias=REL_POS[rpe], out_type='avg_featmap',
+                         layer_scale_init_value=0.1), 1)
     x = torch.randn(2, 3, *hw, generator=torch.Generator().manual_seed(2))
     sd = _sd(m)
     with torch.no_grad():
@@ -193,7 +195,7 @@ def case_finetune(hw, rpe):
 def case_det(hw, rpe):
     """Backbone C4/C8/C16 maps and the 5-level det pyramid (det/mmdet/models/backbones/iTPN_pixel.py
     forward_features with num_outs=5, L333-404, reversed in ``forward``)."""
-    m = _randomise(HiViT(ARCH, img_size=IMG, rpe=rpe), 3)
+    m = _randomise(HiViT(ARCH, img_size=IMG, rel_pos_bias=REL_POS[rpe]), 3)
     neck = _randomise(iTPNPyramid(ARCH['embed_dims'], FPN, fpn_depth=2, num_outs=5), 4)
     x = torch.randn(2, 3, *hw, generator=torch.Generator().manual_seed(5))
     sd = _sd(m, neck)
@@ -215,7 +217,7 @@ def case_det(hw, rpe):
 def case_pixel_pretrain(hw, rpe):
     """Masked pixel pretraining: 25% of the units kept (ids_keep), backbone + pyramid on them
     (itpn_pixel/models/models_itpn_mim.py forward_encoder -> models_itpn.py forward_features, num_outs=3)."""
-    m = _randomise(HiViT(ARCH, img_size=IMG, rpe=rpe), 6)
+    m = _randomise(HiViT(ARCH, img_size=IMG, rel_pos_bias=REL_POS[rpe]), 6)
     neck = _randomise(iTPNPyramid(ARCH['embed_dims'], FPN, fpn_depth=2, out_type='units'), 7)
     g = torch.Generator().manual_seed(8)
     x = torch.randn(2, 3, *hw, generator=g)
@@ -225,7 +227,7 @@ def case_pixel_pretrain(hw, rpe):
     with torch.no_grad():
         feats, c16, _, _ = official_forward_features(sd, x, rpe, ids_keep=ids_keep)
         ref = feats + [c16] + official_fpn(sd, feats, c16)
-        (c4, c8, g16), _ = m.forward_units(x, ids_keep=ids_keep)
+        (c4, c8, g16), _, _ = m.forward_units(x, ids_keep=ids_keep)
         got = [c4, c8, g16[..., 0, 0, :]] + list(neck.forward_units(c4, c8, g16))
     return {k: _rel(a, b) for k, a, b in zip(('C4', 'C8', 'C16', 'O16', 'O8', 'O4'), got, ref)}
 
@@ -238,8 +240,8 @@ def case_clip_pretrain(hw, rpe):
     from mmpretrain.structures import DataSample
     Hp, Wp = hw[0] // 16, hw[1] // 16
     cfg = dict(type='mmconvmae.iTPN', target='clip',
-               backbone=dict(type='mmconvmae.HiViT', arch=ARCH, img_size=IMG, rpe=rpe, layer_scale_init_value=0.1,
-                             mask_token=True),
+               backbone=dict(type='mmconvmae.HiViT', arch=ARCH, img_size=IMG, rel_pos_bias=REL_POS[rpe],
+                             layer_scale_init_value=0.1, mask_token=True),
                neck=dict(type='mmconvmae.iTPNPyramid', in_channels=64, fpn_dim=FPN, fpn_depth=2, out_type='units'),
                head=dict(type='mmconvmae.iTPNCLIPHead', embed_dims=64, fpn_dim=FPN, teacher_dim=24, num_heads=2,
                          rpe_size=IMG // 16 if rpe else None),
@@ -270,7 +272,7 @@ def case_clip_pretrain(hw, rpe):
         aux = _lin(_ln(aux, sd, 'norm_cls'), sd, 'lm_cls_head')
         ref_loss = F.smooth_l1_loss(main, target) + F.smooth_l1_loss(aux, target)
         got_loss = model.loss([x, x], samples)['loss']
-        (c4, c8, g16), _ = model.backbone.forward_units(x, token_mask=mask.flatten(1))
+        (c4, c8, g16), _, _ = model.backbone.forward_units(x, token_mask=mask.flatten(1))
         got_o = model.neck.forward_units(c4, c8, g16)
     res = {'C16': _rel(g16[..., 0, 0, :], c16), 'loss': _rel(got_loss, ref_loss)}
     res.update({k: _rel(a, b) for k, a, b in zip(('O16', 'O8', 'O4'), got_o, outs)})

@@ -39,7 +39,7 @@ def lr_and_wd(model, rate, decay_type):
 
 
 def test_layer_wise_lrs_follow_the_official_single_scheme():
-    model = Detector(WithPosEmbed(arch='atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False))
+    model = Detector(WithPosEmbed(arch='atto', out_indices=(0, 1, 2, 3), out_type='featmap'))
     t = lr_and_wd(model, 0.5, 'layer_wise')
     n = 2 + 2 + 6 + 2 + 2  # num_layers = sum(depths) + 2
     assert t['backbone.downsample_layers.0.0.weight'][0] == pytest.approx(0.5**(n - 1 - 1))
@@ -58,7 +58,7 @@ def test_layer_wise_lrs_follow_the_official_single_scheme():
 
 
 def test_stage_wise_lrs_follow_the_official_group_scheme():
-    t = lr_and_wd(Detector(ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)), 0.5,
+    t = lr_and_wd(Detector(ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), out_type='featmap')), 0.5,
                   'stage_wise')
     n = 6 + 2  # atto: 6 groups (depths[2] <= 9)
     expect = {
@@ -110,14 +110,14 @@ def test_model_without_layer_depth_is_refused():
 def test_per_stage_with_the_recipe_num_layers():
     """ConvNeXt's / mmseg's segmentation ``stage_wise``: downsampling layers 0, stage s s + 1, the rest the top id;
     ``num_layers`` moves the top id to num_layers + 1 (12 for ConvNeXt-B's UperNet: stage s at 0.9 ** (12 - s))."""
-    t = lr_and_wd(Detector(ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)), 0.9,
+    t = lr_and_wd(Detector(ConvNeXtV2('atto', out_indices=(0, 1, 2, 3), out_type='featmap')), 0.9,
                   'per_stage')
     assert t['backbone.downsample_layers.3.1.weight'][0] == pytest.approx(0.9**5)
     assert t['backbone.stages.3.1.dwconv.weight'][0] == pytest.approx(0.9)
     ctor = LayerDecayOptimWrapperConstructor(dict(optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05)),
                                              dict(layer_decay_rate=0.9, decay_type='per_stage', num_layers=12))
     model = Detector(Conv2Former(arch=dict(depths=[1, 1, 2, 1], dims=[8, 16, 32, 320], kernel_size=3),
-                                 with_head=False, out_indices=(0, 1, 2, 3)))
+                                 out_type='featmap', out_indices=(0, 1, 2, 3)))
     lrs = {n: g['lr'] for g in ctor(model).optimizer.param_groups for n in g['param_names']}
     assert lrs['backbone.downsample_layers.0.0.weight'] == pytest.approx(0.9**13)
     for s in range(4):
@@ -155,3 +155,35 @@ def test_mmpretrain_layer_decay_constructor_on_an_image_classifier(backbone, cha
     assert depth('head.fc.weight', 'backbone.')[0] == depth('head.fc.weight', 'backbone.')[1] - 1
     with pytest.raises(ValueError, match="decay_type must be layer_wise, stage_wise or per_stage, got 'x'"):
         depth('stages.0.0.norm.weight', decay_type='x')
+
+
+def official_convnext_group_id(var_name: str, num_max_layer: int) -> int:
+    """ConvNeXt-V2 ``optim_factory.py::get_num_layer_for_convnext`` (the ``group`` scheme), transcribed; the
+    official code fixes ``num_max_layer = 12`` (3-3-27-3 arches), mmdet's / mmpretrain's ConvNeXt-T recipes use 6."""
+    if var_name.startswith('downsample_layers'):
+        stage_id = int(var_name.split('.')[1])
+        return 0 if stage_id == 0 else stage_id + 1 if stage_id in (1, 2) else num_max_layer
+    if var_name.startswith('stages'):
+        stage_id, block_id = int(var_name.split('.')[1]), int(var_name.split('.')[2])
+        return stage_id + 1 if stage_id in (0, 1) else 3 + block_id // 3 if stage_id == 2 else num_max_layer
+    return num_max_layer + 1
+
+
+def test_one_stage_wise_formula_gives_both_families_their_grouping():
+    """ConvNeXtV2 and Conv2Former share ConvNetBackbone.get_layer_depth: the official ConvNeXt V2 group ids for
+    every ConvNeXt V2 arch, and stage 2 in ceil(depth / 3) groups for every Conv2Former arch."""
+    for arch, spec in ConvNeXtV2.arch_zoo.items():
+        with torch.device('meta'):
+            model = ConvNeXtV2(arch, out_indices=(0, 1, 2, 3), out_type='featmap')
+        top = 12 if spec['depths'][2] == 27 else 6
+        for name, _ in model.named_parameters():
+            assert model.get_layer_depth(name, decay_type='stage_wise') == (
+                official_convnext_group_id(name, top), top + 2), (arch, name)
+    for arch, spec in Conv2Former.arch_zoo.items():
+        with torch.device('meta'):
+            model = Conv2Former(arch, out_indices=(0, 1, 2, 3), out_type='featmap')
+        groups = -(-spec['depths'][2] // 3)
+        ids = {name: model.get_layer_depth(name, decay_type='stage_wise') for name, _ in model.named_parameters()}
+        assert {n for _, n in ids.values()} == {groups + 5}, arch
+        assert ids['stages.2.%d.mlp.fc1.weight' % (spec['depths'][2] - 1)][0] == groups + 2
+        assert ids['stages.3.0.mlp.fc1.weight'][0] == ids['downsample_layers.3.1.weight'][0] == groups + 3

@@ -81,7 +81,7 @@ def test_min_loaded_share(tmp_path):
 
 def test_expected_missing_keys_do_not_count(tmp_path):
     """A classification checkpoint into a dense backbone: only the new output norms are missing (documented)."""
-    cls = convnext(gap_before_final_norm=True).state_dict()
+    cls = convnext(out_type='avg_featmap').state_dict()
     dense = pretrained(lambda **kw: convnext(out_indices=(0, 1, 2, 3), **kw), save(tmp_path / 'cls.pth', cls))
     assert sorted(dense.pretrained_report['missing']) == sorted(f'norm{i}.{p}' for i in range(3)
                                                                 for p in ('weight', 'bias'))
@@ -94,7 +94,8 @@ def test_expected_missing_keys_do_not_count(tmp_path):
     (lambda: iTPNPyramid(in_channels=32, fpn_dim=16, fpn_depth=1), 'iTPN / HiViT'),
     (lambda: Conv2Former(dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64], kernel_size=3)), 'Conv2Former'),
 ])
-@pytest.mark.parametrize('prefix, layout', [('', 'a bare backbone / classifier state dict'), ('backbone.', 'an mmseg segmentor'),
+@pytest.mark.parametrize('prefix, layout', [('', 'a bare backbone / classifier state dict'),
+                                            ('backbone.', 'an mmseg segmentor'),
                                             ('backbone.bottom_up.', 'a detectron2 model (e.g. official ConvMAE DET)')])
 def test_family_detection(build, family, prefix, layout):
     with torch.device('meta'):

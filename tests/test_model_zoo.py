@@ -71,7 +71,8 @@ def test_benchmark_copies_weights_from_mmpretrain(tmp_path):
     out = tmp_path / 'bench.json'
     run_tool('analysis/benchmark.py', 'configs/demo/convnextv2_ft_demo.py', '--shape', '64', '--batch', '1',
              '--repeats', '1', '--warmup', '0', '--copy-weights', '--json', out, '--reference-options',
-             'model.backbone.type=mmpretrain.ConvNeXt', 'model.backbone.use_grn=True',
+             'model.backbone._delete_=True', 'model.backbone.type=mmpretrain.ConvNeXt', 'model.backbone.arch=atto',
+             'model.backbone.use_grn=True',
              'model.backbone.layer_scale_init_value=0.0', timeout=300)
     result = json.loads(out.read_text())
     assert result['max_abs_diff'] < 1e-4, result

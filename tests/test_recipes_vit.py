@@ -288,7 +288,7 @@ def test_recipe_matches_the_official_constructor(config):
     dict(type='mmconvmae.HiViT', arch=dict(embed_dims=64, depths=[1, 1, 2], num_heads=2), img_size=64,
          out_type='avg_featmap'),
     dict(type='mmconvmae.ConvMAE', arch=dict(embed_dims=[32, 64, 128], depths=[1, 1, 4], num_heads=4), img_size=64,
-         out_indices=2, gap_before_final_norm=True),
+         out_indices=2, out_type='avg_featmap'),
 ])
 def test_mmpretrain_layer_decay_constructor_runs_on_our_backbones(backbone):
     """mmpretrain's ``ImageClassifier.get_layer_depth`` calls ``backbone.get_layer_depth(name, 'backbone.')``:

@@ -1,5 +1,5 @@
 # CPU demo twin of ../pretrain/itpn_clip_base_300e_in1k.py: synthetic 64x64 crops (4x4 units, BEiT block mask of
-# 6 units), the tiny demo HiViT (with rpe, layer scale and mask token) + pyramid, and a randomly initialised
+# 6 units), the tiny demo HiViT (with rel_pos_bias, layer scale and mask token) + pyramid, and a randomly initialised
 # 1-layer CLIP-style teacher (no download), batch 4, fp32, 100 iterations. Same model code and recipe structure.
 _base_ = ['../pretrain/itpn_clip_base_300e_in1k.py', '../_base_/demo/synthetic_imagenet.py',
           '../_base_/demo/itpn_demo_model.py']

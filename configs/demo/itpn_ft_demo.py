@@ -1,5 +1,5 @@
 # CPU demo twin of ../itpn_base_ft_in1k.py: synthetic ImageNet-layout data (4 classes, 64x64 crops), the tiny demo
-# HiViT (with rpe; initialise from the iTPN pretraining demo with prefix 'backbone.'), fp32, 100 iterations;
+# HiViT (with rel_pos_bias; initialise from the iTPN pretraining demo with prefix 'backbone.'), fp32, 100 iterations;
 # mixup/cutmix, label smoothing and the rescaled layer decay kept.
 _base_ = ['../itpn_base_ft_in1k.py', '../_base_/demo/synthetic_imagenet.py', '../_base_/demo/itpn_demo_model.py']
 

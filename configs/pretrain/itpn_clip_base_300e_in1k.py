@@ -38,7 +38,7 @@ data_preprocessor = dict(
 model = dict(
     type='mmconvmae.iTPN',
     target='clip',
-    backbone=dict(type='mmconvmae.HiViT', arch='base', img_size=224, drop_path_rate=0.1, rpe=True,
+    backbone=dict(type='mmconvmae.HiViT', arch='base', img_size=224, drop_path_rate=0.1, rel_pos_bias='per_block',
                   layer_scale_init_value=0.1, mask_token=True),
     neck=dict(type='mmconvmae.iTPNPyramid', in_channels=512, fpn_dim=256, fpn_depth=1, out_type='units'),
     head=dict(type='mmconvmae.iTPNCLIPHead', embed_dims=512, fpn_dim=256, teacher_dim=512, num_heads=8,

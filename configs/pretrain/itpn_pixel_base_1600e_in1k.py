@@ -2,7 +2,7 @@
 # itpn_pixel/README.md: 8 nodes x 8 GPUs; one 8-GPU node: add `optim_wrapper.accumulative_counts=8`).
 # Recipe (official itpn_pixel/PRETRAIN.md; docs/itpn.md#pretraining): MAE random mask of 75% of the 16x16 units
 # (dropped before the stem);
-# backbone HiViT iTPN-B (3/3/24, no rpe, trainable sin-cos absolute position embedding) + the pyramid
+# backbone HiViT iTPN-B (3/3/24, no relative position bias, trainable sin-cos absolute position embedding) + the pyramid
 # (fpn_dim 256, fpn_depth 2) + fusion decoder (512-d, 8 blocks, 16 heads); normalised-pixel MSE on masked units;
 # AdamW lr = blr 1.5e-4 x 4096 / 256 = 2.4e-3, betas (0.9, 0.95), wd 0.05 (none on 1-D params / biases),
 # 40 warm-up epochs then cosine; RandomResizedCrop(224, 0.2-1) + flip. 400 epochs: max_epochs=400, cosine end 400.
@@ -18,7 +18,7 @@ model = dict(
     type='mmconvmae.iTPN',
     target='pixel',
     mask_ratio=0.75,
-    backbone=dict(type='mmconvmae.HiViT', arch='base', img_size=224, drop_path_rate=0.0, rpe=False),
+    backbone=dict(type='mmconvmae.HiViT', arch='base', img_size=224, drop_path_rate=0.0, rel_pos_bias=None),
     neck=dict(type='mmconvmae.iTPNPyramid', in_channels=512, fpn_dim=256, fpn_depth=2, out_type='units'),
     head=dict(type='mmconvmae.iTPNPixelHead', fpn_dim=256, img_size=224, decoder_embed_dim=512, decoder_depth=8,
               decoder_num_heads=16, norm_pix=True))

@@ -9,7 +9,8 @@
 Without ``--reference-options`` the reference is the same model in the default settings (fp32, NCHW), so
 ``--channels-last``, ``--dtype bf16`` (autocast) or ``--compile`` (``torch.compile``) report their speed-up. With
 it, the reference is the config's model with those options applied (e.g. another implementation of the same
-backbone); ``--ours-options`` apply to our model only (e.g. an implementation switch of ours, timed against an unchanged reference). ``--copy-weights`` loads the
+backbone); ``--ours-options`` apply to our model only (e.g. an implementation switch of ours, timed against an
+unchanged reference). ``--copy-weights`` loads the
 reference's weights into ours (the backbone through its ``adapt_pretrained`` key conversion, so a reference with
 other parameter names works) and reports the largest output difference, so both run the same weights.
 ``--reference-dtype`` / ``--reference-compile`` run the reference in a mode too (ours vs another implementation,

@@ -34,7 +34,8 @@ COMPARISONS = {
     'convnextv2_vs_mmpretrain': (
         'ConvNeXt V2-B backbone: ours vs mmpretrain `ConvNeXt(use_grn=True)`, same weights', 'benchmark.py', [
             'configs/convnextv2_base_ft_in1k.py', '--part', 'backbone', '--shape', '224', '--batch', '2',
-            '--copy-weights', '--reference-options', 'model.backbone.type=mmpretrain.ConvNeXt',
+            '--copy-weights', '--reference-options', 'model.backbone._delete_=True',
+            'model.backbone.type=mmpretrain.ConvNeXt', 'model.backbone.arch=base', 'model.backbone.drop_path_rate=0.1',
             'model.backbone.use_grn=True', 'model.backbone.layer_scale_init_value=0.0'
         ]),
     'convnextv2_channels_last': (

@@ -12,41 +12,11 @@ pre-logits block stays ``backbone.head.*``) and ``head.fc.*`` from the classifie
 ``head``). Official files also load directly through ``init_cfg`` without a prefix. Build ``b_22k`` (7x7 kernels) for
 the IN-22K base checkpoints and ``n`` (7x7) for the nano one; a wrong kernel size is refused naming the key.
 """
-import argparse
-from collections import OrderedDict
-
-import torch
-
-from mmconvmae.models.backbones.conv2former import convert_conv2former_official
-from mmconvmae.models.utils import extract_state_dict
-
-
-def convert(src: dict, ema: bool = False) -> 'OrderedDict[str, torch.Tensor]':
-    if ema:
-        if not isinstance(src.get('state_dict_ema'), dict):
-            raise SystemExit('--ema: the checkpoint has no state_dict_ema (trained without --model-ema)')
-        src = src['state_dict_ema']
-    state = convert_conv2former_official(extract_state_dict(src), keep_head=True, keep_pred=True)
-    out = OrderedDict()
-    for key, value in state.items():
-        out[('head.fc.' + key[len('pred.'):]) if key.startswith('pred.') else 'backbone.' + key] = value
-    return out
+from mmconvmae.models.convert import cli
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='official checkpoint (.pth.tar / .pth)')
-    parser.add_argument('dst', help='output file (.pth)')
-    parser.add_argument('--ema', action='store_true', help='convert state_dict_ema instead of state_dict')
-    args = parser.parse_args(argv)
-    src = torch.load(args.src, map_location='cpu', weights_only=False)
-    state = convert(src, args.ema)
-    if not any(k.startswith('backbone.stages.') for k in state):
-        raise SystemExit(f'{args.src} holds no Conv2Former (no stages.* key); keys start with '
-                         f'{sorted({k.split(".")[0] for k in extract_state_dict(src)})[:10]}')
-    torch.save({'state_dict': state, 'meta': {'converted_from': args.src}}, args.dst)
-    heads = sum(k.startswith('head.') for k in state)
-    print(f'converted {len(state)} tensors ({len(state) - heads} backbone, {heads} classifier) -> {args.dst}')
+    return cli.main('conv2former', __doc__, argv)
 
 
 if __name__ == '__main__':

@@ -12,7 +12,7 @@ _base_ = [
 
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='mmconvmae.Conv2Former', arch='tiny', drop_path_rate=0.1, with_head=True),
+    backbone=dict(type='mmconvmae.Conv2Former', arch='tiny', drop_path_rate=0.1, out_type='avg_featmap'),
     head=dict(
         type='LinearClsHead',
         num_classes=1000,

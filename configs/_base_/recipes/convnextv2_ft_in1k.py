@@ -10,7 +10,7 @@ _base_ = '../cls_runtime.py'
 
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='mmconvmae.ConvNeXtV2', arch='base', drop_path_rate=0.1, gap_before_final_norm=True),
+    backbone=dict(type='mmconvmae.ConvNeXtV2', arch='base', drop_path_rate=0.1, out_type='avg_featmap'),
     head=dict(
         type='LinearClsHead',
         num_classes=1000,

@@ -5,25 +5,25 @@ The module tree and parameter names are those of the official release (HVision-N
 LayerNorm + 2x2 stride-2 convs, and every block is ``stages.i.j.{layer_scale_1, layer_scale_2, attn.{norm, att.0,
 att.2, v, proj}, mlp.{norm, fc1, pos, fc2}}``; the classifier's 1280-d pre-logits block is ``head.{0,2}``. Official
 checkpoints (timm ``.pth.tar`` files with a pickled ``args``) therefore load through ``init_cfg`` as they are;
-:func:`convert_conv2former_official` drops the classifier ``pred`` (and ``head`` for dense backbones) and renames
-the 2022 gist's ``attn.a.*``.
+:mod:`mmconvmae.models.convert.conv2former` drops the classifier ``pred`` (and ``head`` for dense backbones) and
+renames the 2022 gist's ``attn.a.*``.
 
 Speed: the blocks run on channels-last tensors, and on CPU the k x k depthwise convs compute their weight gradient
 by FFT (:class:`~mmconvmae.models.utils.DepthwiseConv2d`); ``channels_last=False, dw_weight_grad='native'`` runs
 the official NCHW ops instead (same outputs up to float rounding; docs/conv2former.md has the measurements).
 """
-from collections import OrderedDict
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
-from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
-from ..utils.base import BaseBackbone, convnet_stage_depth, drop_path_rates, normalize_indices, resolve_arch
+from ..convert.conv2former import convert_conv2former_official
+from ..utils.base import resolve_out_type
+from ..utils.convnet import ConvNetBackbone
 from ..utils.layers import DepthwiseConv2d, LayerNorm2d
 
 
@@ -115,7 +115,7 @@ class Conv2FormerBlock(nn.Module):
 
 
 @MODELS.register_module()
-class Conv2Former(BaseBackbone):
+class Conv2Former(ConvNetBackbone):
     """Conv2Former backbone.
 
     Args:
@@ -128,11 +128,11 @@ class Conv2Former(BaseBackbone):
         drop_path_rate: stochastic depth, linear over all blocks.
         layer_scale_init_value: initial layer scale (official: 1e-6).
         out_indices: stages to output (0..3, negative allowed).
-        with_head: classification mode (the official classifier without ``pred``): the last stage goes through
-            ``head`` = 1x1 conv (C4 -> ``head_channels``) -> GELU -> LayerNorm and is globally average pooled to
-            (N, head_channels); needs ``out_indices`` = the last stage. Otherwise every output is an
-            (N, C_i, H / 2^(i+2), W / 2^(i+2)) map normalised by its own LayerNorm ``norm{i}`` (not in the
-            official code: freshly initialised, as in ConvNeXt's detection backbones).
+        out_type: ``'avg_featmap'`` (classification, the default; the official classifier without ``pred``): the
+            last stage goes through ``head`` = 1x1 conv (C4 -> ``head_channels``) -> GELU -> LayerNorm and is
+            globally average pooled to (N, head_channels); needs ``out_indices`` = the last stage. ``'featmap'``:
+            every output is an (N, C_i, H / 2^(i+2), W / 2^(i+2)) map normalised by its own LayerNorm ``norm{i}``
+            (not in the official code: freshly initialised, as in ConvNeXt's detection backbones).
         head_channels: width of the pre-logits head (official 1280).
         frozen_stages: -1 freezes nothing, 0 the stem, k >= 1 the stem and stages 0..k-1 (with their
             downsampling layers and output norms).
@@ -143,6 +143,7 @@ class Conv2Former(BaseBackbone):
         dw_weight_grad: how the k x k depthwise convs compute their weight gradient (:class:`DepthwiseConv2d`):
             ``'auto'`` (FFT on CPU, where the native one is 10-60x the forward; native on GPU), ``'fft'``,
             ``'native'``.
+        with_head: deprecated alias of ``out_type`` (True = ``'avg_featmap'``, False = ``'featmap'``).
 
     Input: (N, in_channels, H, W) with H and W multiples of 32.
     """
@@ -159,7 +160,6 @@ class Conv2Former(BaseBackbone):
                                                     kernel_size=7)),
         **dict.fromkeys(['l', 'large'], dict(depths=[4, 4, 48, 4], dims=[128, 256, 512, 1024], kernel_size=11)),
     }
-    stride = 32
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
@@ -169,150 +169,64 @@ class Conv2Former(BaseBackbone):
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: float = 1e-6,
                  out_indices: Union[int, Sequence[int]] = -1,
-                 with_head: bool = True,
+                 out_type: str = 'avg_featmap',
                  head_channels: int = 1280,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  channels_last: bool = True,
                  dw_weight_grad: str = 'auto',
+                 with_head: Optional[bool] = None,
                  init_cfg=None):
-        super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
-        arch = resolve_arch(arch, self.arch_zoo, ('depths', 'dims', 'kernel_size'), 'Conv2Former')
-        self.depths, self.dims = list(arch['depths']), list(arch['dims'])
-        if len(self.depths) != 4 or len(self.dims) != 4:
-            raise ValueError(f'Conv2Former arch needs 4 depths and 4 dims, got {self.depths} and {self.dims}')
-        self.kernel_size = arch['kernel_size'] if kernel_size is None else kernel_size
+        super().__init__(arch, ('depths', 'dims', 'kernel_size'), out_indices, frozen_stages, norm_eval, init_cfg)
+        self.kernel_size = self.arch_settings['kernel_size'] if kernel_size is None else kernel_size
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f'Conv2Former kernel_size must be a positive odd integer, got {self.kernel_size}')
-        self.out_indices = normalize_indices(out_indices, 4)
-        if with_head and self.out_indices != (3, ):
-            raise ValueError(f'with_head=True (classification) outputs the last stage only, got out_indices '
-                             f'{out_indices}; set with_head=False for multi-scale outputs')
-        if not -1 <= frozen_stages <= 4:
-            raise ValueError(f'frozen_stages must be in [-1, 4], got {frozen_stages}')
-        self.frozen_stages = frozen_stages
-        self.with_head = with_head
+        self.out_type = resolve_out_type('Conv2Former', out_type, with_head=with_head)
+        if self.out_type == 'avg_featmap' and self.out_indices != (3, ):
+            raise ValueError(f"out_type='avg_featmap' (classification) outputs the last stage only, got out_indices "
+                             f"{out_indices}; set out_type='featmap' for multi-scale outputs")
         self.channels_last = channels_last
 
         c0, d = self.dims[0] // 2, self.dims
-        self.downsample_layers = nn.ModuleList([
-            nn.Sequential(
-                nn.Conv2d(in_channels, c0, 3, stride=2, padding=1, bias=False), nn.GELU(), nn.BatchNorm2d(c0),
-                nn.Conv2d(c0, c0, 3, stride=1, padding=1, bias=False), nn.GELU(), nn.BatchNorm2d(c0),
-                nn.Conv2d(c0, d[0], 2, stride=2, bias=False))
-        ])
-        for i in range(1, 4):
-            self.downsample_layers.append(
-                nn.Sequential(LayerNorm2d(d[i - 1], eps=1e-6), nn.Conv2d(d[i - 1], d[i], 2, stride=2)))
-        dpr = drop_path_rates(drop_path_rate, sum(self.depths))
-        self.stages = nn.ModuleList()
-        for i, (depth, dim) in enumerate(zip(self.depths, d)):
-            rates = dpr[sum(self.depths[:i]):sum(self.depths[:i + 1])]
-            self.stages.append(nn.Sequential(*[
-                Conv2FormerBlock(dim, self.kernel_size, mlp_ratio, r, layer_scale_init_value, channels_last,
-                                 dw_weight_grad, with_cp) for r in rates
-            ]))
-        if with_head:
+        stem = nn.Sequential(
+            nn.Conv2d(in_channels, c0, 3, stride=2, padding=1, bias=False), nn.GELU(), nn.BatchNorm2d(c0),
+            nn.Conv2d(c0, c0, 3, stride=1, padding=1, bias=False), nn.GELU(), nn.BatchNorm2d(c0),
+            nn.Conv2d(c0, d[0], 2, stride=2, bias=False))
+        self._build(
+            stem, lambda dim, rate: Conv2FormerBlock(dim, self.kernel_size, mlp_ratio, rate, layer_scale_init_value,
+                                                     channels_last, dw_weight_grad, with_cp), drop_path_rate)
+        if self.out_type == 'avg_featmap':
             self.head = nn.Sequential(nn.Conv2d(d[3], head_channels, 1), nn.GELU(),
                                       LayerNorm2d(head_channels, eps=1e-6))
         else:
             for i in self.out_indices:
                 self.add_module(f'norm{i}', LayerNorm2d(d[i], eps=1e-6))
-        self.apply(self._init_module)
-        self._freeze_stages()
-
-    @staticmethod
-    def _init_module(m: nn.Module):
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+        self._init_weights()
 
     @property
     def out_channels(self) -> Tuple[int, ...]:
-        if self.with_head:
+        if self.out_type == 'avg_featmap':
             return (self.head[0].out_channels, )
-        return tuple(self.dims[i] for i in self.out_indices)
+        return super().out_channels
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """x (N, C_in, H, W) -> a tuple with, per ``out_indices``, (N, C_i, H_i, W_i) maps, or (N, 1280)."""
-        self.check_input(x)
         if self.channels_last:  # the stem convs too (faster in oneDNN), and its output permutes to NHWC for free
+            self.check_input(x)
             x = x.contiguous(memory_format=torch.channels_last)
-        outs = []
-        for i in range(4):
-            x = self.downsample_layers[i](x)
-            if self.channels_last:
-                x = self.stages[i](x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-            else:
-                x = self.stages[i](x)
-            if self.with_head and i == 3:
-                outs.append(self.head(x).mean((-2, -1)))
-            elif i in self.out_indices:
-                outs.append(getattr(self, f'norm{i}')(x).contiguous())
-        return tuple(outs)
+        return super().forward(x)
 
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
-        self._freeze(self.downsample_layers[0])
-        for i in range(self.frozen_stages):
-            self._freeze(self.downsample_layers[i], self.stages[i], getattr(self, f'norm{i}', None))
+    def _stage(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            return self.stages[i](x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return self.stages[i](x)
 
-    # ---- layer-wise lr decay --------------------------------------------------------------------------
-    def get_layer_depth(self, param_name: str, prefix: str = '', decay_type: str = 'layer_wise') -> Tuple[int, int]:
-        """``(layer_id, num_layers)`` of a parameter (``prefix``, e.g. ``'backbone.'``, stripped; names without it
-        belong to a head and get the top id). ``layer_wise``: stem 0, one id per block (a downsampling layer
-        shares the id of the block after it), ``head`` / output norms the last id. ``stage_wise`` (ConvNeXt's
-        detection scheme, regrouped for the deeper third stage): stem 0, stages 0 and 1 ids 1 and 2, stage 2 in
-        groups of 3 blocks, stage 3 one id. ``per_stage``: ConvNeXt's / mmseg's segmentation ``stage_wise``
-        (:func:`convnet_stage_depth`)."""
-        if decay_type == 'per_stage':
-            return convnet_stage_depth(param_name, prefix)
-        if decay_type not in ('layer_wise', 'stage_wise'):
-            raise ValueError(f'decay_type must be layer_wise, stage_wise or per_stage, got {decay_type!r}')
-        groups = -(-self.depths[2] // 3)
-        num_layers = sum(self.depths) + 2 if decay_type == 'layer_wise' else groups + 5
-        parts = param_name[len(prefix):].split('.') if param_name.startswith(prefix) else ['']
-        if parts[0] not in ('downsample_layers', 'stages'):
-            return num_layers - 1, num_layers
-        s = int(parts[1])
-        if decay_type == 'layer_wise':
-            if parts[0] == 'downsample_layers':
-                return (0 if s == 0 else sum(self.depths[:s]) + 1), num_layers
-            return sum(self.depths[:s]) + int(parts[2]) + 1, num_layers
-        if parts[0] == 'downsample_layers' and s == 0:
-            return 0, num_layers
-        if s < 2:
-            return s + 1, num_layers
-        if s == 3:
-            return groups + 3, num_layers
-        block = int(parts[2]) if parts[0] == 'stages' else 0
-        return 3 + block // 3, num_layers
+    def _output(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        if self.out_type == 'avg_featmap':
+            return self.head(x).mean((-2, -1))
+        return getattr(self, f'norm{i}')(x).contiguous()
 
     # ---- official checkpoints -------------------------------------------------------------------------
     def adapt_pretrained(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        return convert_conv2former_official(state_dict, keep_head=self.with_head)
-
-
-def convert_conv2former_official(state_dict: Dict[str, torch.Tensor],
-                                 keep_head: bool = True,
-                                 keep_pred: bool = False) -> 'OrderedDict[str, torch.Tensor]':
-    """Official Conv2Former keys -> :class:`Conv2Former` keys. A no-op on keys that are already ours.
-
-    Handles the released ``models/conv2former.py`` names (identical to ours), the 2022 gist's ``attn.a.*``
-    (-> ``attn.att.*``), and layer scales stored as (1, C, 1, 1) or (C, 1, 1) (-> (C,)). The 1280-d ``head.*``
-    is kept only when ``keep_head`` (classification backbones); the classifier ``pred.*`` is dropped unless
-    ``keep_pred``. Wrappers (``state_dict`` / ``state_dict_ema`` / ``model`` / ``module.``) and non-tensor
-    entries (the pickled ``args``) are removed before, by ``extract_state_dict``.
-    """
-    out = OrderedDict()
-    for key, value in state_dict.items():
-        if key.startswith('head.') and not keep_head or key.startswith('pred.') and not keep_pred:
-            continue
-        key = key.replace('.attn.a.', '.attn.att.')
-        if 'layer_scale_' in key and value.dim() > 1:
-            value = value.reshape(-1)
-        out[key] = value
-    return out
+        return convert_conv2former_official(state_dict, keep_head=self.out_type == 'avg_featmap')

@@ -4,12 +4,12 @@ Stages 1 and 2 are convolutional blocks (a 5x5 depthwise conv in place of attent
 8; stage 3 is a plain ViT (absolute position embedding, no cls token) at stride 16. Parameter names follow the
 official release (``patch_embed1..4``, ``blocks1/2/3``, ``pos_embed``; ``blocks*.{norm1, conv1, attn, conv2, norm2,
 mlp.fc1, mlp.fc2}`` and ``blocks3.*.attn.{qkv, proj}``), so the released encoder (``convmae.pth``, ``ckpt['model']``)
-loads through ``init_cfg`` with nothing missing; :func:`convert_convmae_official` also reads the official DET
+loads through ``init_cfg`` with nothing missing; :mod:`mmconvmae.models.convert.convmae` also reads the official DET
 (detectron2) and SEG (mmseg 0.x) checkpoints.
 
 One module covers the three official backbones (see :class:`ConvMAE` and the switches below):
 
-- the encoder of pretraining / ImageNet fine-tuning (all blocks global, ``gap_before_final_norm`` + ``fc_norm``);
+- the encoder of pretraining / ImageNet fine-tuning (all blocks global, ``out_type='avg_featmap'``: ``fc_norm``);
 - the detection backbone of the official ``DET/`` code (:class:`ConvMAEDet`): windowed attention except in the
   global blocks (0, 3, 6, 10), one relative-position table shared by the window blocks and one by the global
   blocks, outputs (256, 384, 768, 768) at strides 4, 8, 16, 32 with the 1/32 level a 2x2 max-pool of 1/16;
@@ -30,8 +30,6 @@ ConvViT PR (probably the ConvMAE-v2 shapes, unverified; ``huge`` uses patch size
 ``small`` is our own analogue of ViT-S (dims and heads halved, not an official shape). No weights exist for them.
 """
 import math
-import re
-from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -44,7 +42,8 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
-from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from ..convert.convmae import VARIANT_ONLY, check_rel_pos_variant, convert_convmae_official
+from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch, resolve_out_type
 from ..utils.layers import LayerNorm2d
 from ..utils.pos_embed import resize_pos_embed
 from ..utils.rel_pos import decomposed_rel_pos_bias, relative_position_bias, resize_rel_pos_table
@@ -307,8 +306,9 @@ class ConvMAE(BaseBackbone):
         in_channels: input channels.
         out_indices: levels to output: 0, 1, 2 = stages 1-3 (strides 4, 8, 16), 3 = the 1/32 level made from
             stage 3 by ``downsample32``.
-        gap_before_final_norm: classification (official fine-tuning with ``global_pool``): output
-            ``(fc_norm(mean of the stage-3 tokens),)`` of shape (N, C3); needs ``out_indices=2``.
+        out_type: ``'featmap'`` (default): the maps of ``out_indices``; ``'avg_featmap'``: classification (official
+            fine-tuning with ``global_pool``): output ``(fc_norm(mean of the stage-3 tokens),)`` of shape (N, C3);
+            needs ``out_indices=2``.
         window_size: None: global attention in every stage-3 block. An int: windowed attention (non-overlapping
             ``window_size`` x ``window_size`` token windows) in every block except ``global_attn_indexes``.
         global_attn_indexes: the stage-3 blocks with global attention when ``window_size`` is set (official DET:
@@ -332,6 +332,7 @@ class ConvMAE(BaseBackbone):
             includes ``patch_embed4``, ``pos_embed`` and the shared relative-position tables).
         norm_eval: BatchNorm layers (only in ``downsample32='conv'``) in eval mode during training.
         with_cp: activation checkpointing per block.
+        gap_before_final_norm: deprecated alias of ``out_type`` (True = ``'avg_featmap'``, False = ``'featmap'``).
 
     Input: (N, in_channels, H, W), any H and W. Output: a tuple of (N, C_i, ceil(H / s_i), ceil(W / s_i)) for the
     ``out_indices`` with strides s = (4, 8, 16, 32) and channels (C1, C2, C3, C3) (base: 256, 384, 768, 768); with
@@ -353,8 +354,6 @@ class ConvMAE(BaseBackbone):
         'large': dict(embed_dims=[384, 768, 1024], depths=[2, 2, 23], num_heads=16),
         'huge': dict(embed_dims=[768, 1024, 1280], depths=[2, 2, 31], num_heads=16, patch_sizes=[7, 1, 2]),
     }
-    #: whether official weights exist for the arch
-    released = dict(small=False, base=True, large=False, huge=False)
     num_levels = 4
 
     def __init__(self,
@@ -363,7 +362,7 @@ class ConvMAE(BaseBackbone):
                  pretrain_img_size: Optional[Union[int, Sequence[int]]] = None,
                  in_channels: int = 3,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
-                 gap_before_final_norm: bool = False,
+                 out_type: str = 'featmap',
                  window_size: Optional[int] = None,
                  global_attn_indexes: Sequence[int] = (0, 3, 6, 10),
                  pad_to_window: bool = True,
@@ -379,6 +378,7 @@ class ConvMAE(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 gap_before_final_norm: Optional[bool] = None,
                  init_cfg=None):
         super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
         arch = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'ConvMAE')
@@ -404,9 +404,9 @@ class ConvMAE(BaseBackbone):
         self.in_channels = in_channels
 
         self.out_indices = normalize_indices(out_indices, self.num_levels)
-        self.gap_before_final_norm = gap_before_final_norm
-        if gap_before_final_norm and self.out_indices != (2, ):
-            raise ValueError('gap_before_final_norm (classification) pools the stage-3 tokens: set out_indices=2, '
+        self.out_type = resolve_out_type(type(self).__name__, out_type, gap_before_final_norm=gap_before_final_norm)
+        if self.out_type == 'avg_featmap' and self.out_indices != (2, ):
+            raise ValueError("out_type='avg_featmap' (classification) pools the stage-3 tokens: set out_indices=2, "
                              f'got {self.out_indices}')
         depth3 = self.depths[2]
         if window_size is not None and (not isinstance(window_size, int) or window_size < 1):
@@ -449,7 +449,7 @@ class ConvMAE(BaseBackbone):
                 self.windowed_rel_pos_bias = RelativePositionBias((window_size, window_size), self.num_heads)
             if not all(self.windowed):
                 self.global_rel_pos_bias = RelativePositionBias(self.img_grid, self.num_heads)
-        if gap_before_final_norm:
+        if self.out_type == 'avg_featmap':
             self.fc_norm = nn.LayerNorm(d3, eps=1e-6)
         if 3 in self.out_indices and downsample32 == 'conv':
             self.fpn = nn.Sequential(nn.Conv2d(d3, d3, 3, stride=2), build_norm_layer(norm_cfg, d3)[1], nn.GELU())
@@ -567,7 +567,7 @@ class ConvMAE(BaseBackbone):
             x = F.pad(x, (0, pw, 0, ph))
         s1, s2, x = self.embed(x)
         x = self.forward_stage3(x)
-        if self.gap_before_final_norm:
+        if self.out_type == 'avg_featmap':
             return (self.fc_norm(x.mean((1, 2))), )
         s3 = x.permute(0, 3, 1, 2).contiguous()
         levels = [s1, s2, s3]
@@ -620,9 +620,9 @@ class ConvMAE(BaseBackbone):
         (pretraining fusion convs, final ``norm``, decoder, classification ``fc_norm``) are dropped."""
         state = convert_convmae_official(state_dict, keep_pretrain=True)
         own = self.state_dict()
-        _check_rel_pos_variant(type(self).__name__, state, own)
+        check_rel_pos_variant(type(self).__name__, state, own)
         for key in list(state):
-            if _VARIANT_ONLY.match(key) and key not in own:
+            if VARIANT_ONLY.match(key) and key not in own:
                 del state[key]
         if 'pos_embed' in state and state['pos_embed'].shape != own['pos_embed'].shape:
             src = state['pos_embed']
@@ -763,69 +763,4 @@ class ConvMAEViTDet(ConvMAE):
         return num_layers - 1, num_layers
 
 
-# ---- official checkpoints ---------------------------------------------------------------------------------------
-#: prefixes of the official downstream checkpoints: DET (detectron2), Official-ConvMAE-Det, SEG (mmseg 0.x)
-_OFFICIAL_PREFIXES = ('backbone.bottom_up.', 'backbone.net.', 'backbone.')
-_PRETRAIN_ONLY = re.compile(r'^(mask_token$|decoder_|stage[12]_output_decode\.)')
-#: parameters that only some ConvMAE variants have (pretraining encoder / decoder, classifier)
-_VARIANT_ONLY = re.compile(r'^(mask_token$|decoder_|stage[12]_output_decode\.|norm\.|fc_norm\.)')
-
-
-#: relative-position parameters of the ConvMAE variants: (pattern, the backbone that uses them)
-_REL_POS_VARIANTS = OrderedDict(
-    decomposed=(re.compile(r'^blocks3\.\d+\.attn\.rel_pos_[hw]$'),
-                'mmconvmae.ConvMAEViTDet (Official-ConvMAE-Det, per-block decomposed rel_pos_h/rel_pos_w)'),
-    shared=(re.compile(r'^(windowed|global)_rel_pos_bias\.'),
-            "mmconvmae.ConvMAEDet (Alpha-VL DET, rel_pos_bias='shared')"),
-    per_block=(re.compile(r'^blocks3\.\d+\.attn\.relative_position_bias_table$'),
-               "mmconvmae.ConvMAE(rel_pos_bias='per_block') (Alpha-VL SEG)"))
-
-
-def _check_rel_pos_variant(name: str, state: StateDict, own: StateDict) -> None:
-    """Refuses a checkpoint whose relative-position parameters belong to another attention scheme when one side
-    is the decomposed (ViTDet) scheme: dropping them would silently compute another function."""
-    has = {v: [k for k in state if p.match(k)] for v, (p, _) in _REL_POS_VARIANTS.items()}
-    mine = {v for v, (p, _) in _REL_POS_VARIANTS.items() if any(p.match(k) for k in own)}
-    for variant, keys in has.items():
-        if keys and variant not in mine and ('decomposed' in mine or variant == 'decomposed'):
-            raise ValueError(f'{name}: the checkpoint holds {len(keys)} relative-position tensors of another ConvMAE '
-                             f'variant ({keys[0]}, ...) that this backbone has no place for; build '
-                             f'{_REL_POS_VARIANTS[variant][1]} to load it')
-
-
-def convert_convmae_official(state_dict: StateDict, keep_pretrain: bool = False) -> 'OrderedDict[str, torch.Tensor]':
-    """Official ConvMAE keys -> :class:`ConvMAE` keys; a no-op on our own keys.
-
-    Reads the released encoder (``convmae.pth``: same names), pretraining checkpoints (decoder, ``mask_token`` and
-    ``stage{1,2}_output_decode`` dropped unless ``keep_pretrain``), fine-tuned classifiers (``head.*`` dropped,
-    ``fc_norm`` kept), DET / Official-ConvMAE-Det / SEG checkpoints (the backbone under ``backbone.bottom_up.`` /
-    ``backbone.net.`` / ``backbone.`` is taken, the rest dropped) and ConvMAE-v2 files (``cls_token`` dropped).
-    ``relative_position_index`` buffers are dropped (we compute them). The per-block ``blocks3.i.attn.rel_pos_h/w``
-    tables of Official-ConvMAE-Det are kept for :class:`ConvMAEViTDet`; the other backbones refuse them on load
-    (:meth:`ConvMAE.adapt_pretrained`).
-    """
-    state = OrderedDict(state_dict)
-    for prefix in _OFFICIAL_PREFIXES:
-        if prefix + 'patch_embed1.proj.weight' in state:
-            state = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
-            break
-    out = OrderedDict()
-    for key, value in state.items():
-        if key.endswith('relative_position_index') or key.startswith('head.') or key == 'cls_token':
-            continue
-        if not keep_pretrain and _PRETRAIN_ONLY.match(key):
-            continue
-        out[key] = value
-    return out
-
-
-def official_key_shapes(arch: str = 'base', img_size: int = 224) -> 'OrderedDict[str, Tuple[int, ...]]':
-    """The key names and shapes of the released encoder (docs/convmae.md#what-is-official, without ``norm``),
-    for tests and converters."""
-    with torch.device('meta'):
-        model = ConvMAE(arch, img_size=img_size, out_indices=(0, 1, 2))
-    return OrderedDict((k, tuple(v.shape)) for k, v in model.state_dict().items())
-
-
-__all__: List[str] = ['ConvMAE', 'ConvMAEDet', 'ConvMAEViTDet', 'convert_convmae_official', 'window_partition',
-                      'window_unpartition']
+__all__: List[str] = ['ConvMAE', 'ConvMAEDet', 'ConvMAEViTDet', 'window_partition', 'window_unpartition']

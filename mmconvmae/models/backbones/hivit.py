@@ -7,12 +7,11 @@ dropped (pixel pretraining) before the first block.
 
 Parameter names are the official ones (``patch_embed``, one flat ``blocks`` list holding stem blocks,
 ``PatchMerge`` modules and main blocks, ``absolute_pos_embed``, ``attn.relative_position_bias_table``,
-``gamma_1/2``, ``fc_norm``), so official iTPN checkpoints load as they are (:func:`convert_itpn_official`
+``gamma_1/2``, ``fc_norm``), so official iTPN checkpoints load as they are (:mod:`mmconvmae.models.convert.itpn`
 only drops what does not belong to the backbone). The feature pyramid lives in
 :class:`mmconvmae.models.necks.iTPNPyramid`.
 """
 import logging
-import re
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -25,7 +24,9 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
-from ..utils.base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from ..convert.itpn import convert_itpn_official
+from ..utils.base import (BaseBackbone, deprecated_option, drop_path_rates, normalize_indices, resolve_arch,
+                          resolve_out_type)
 from ..utils.pos_embed import POS_EMBED_INTERP_MODES, resize_pos_embed, sincos_pos_embed
 from ..utils.rel_pos import relative_position_index, resize_rel_pos_table
 
@@ -194,7 +195,8 @@ class HiViT(BaseBackbone):
             table's and the grid is square, else bicubic with ``scale_factor=(h + 0.1) / S``, so masked
             pretraining resizes it even at the training size); ``'exact'``: bicubic to exactly the grid,
             table as is whenever the grid matches. See :mod:`mmconvmae.models.utils.pos_embed`.
-        rpe: relative position bias in the main blocks (official CLIP pretraining / fine-tuning).
+        rel_pos_bias: None, or ``'per_block'``: a relative position bias table in every main block (the official
+            ``rpe=True`` of CLIP pretraining / fine-tuning; the ``rel_pos_bias`` vocabulary of :class:`ConvMAE`).
         ape: absolute position embedding (sin-cos initialised, trainable as in the official code).
         layer_scale_init_value: > 0 adds ``gamma_*`` (official CLIP models use 0.1).
         out_indices: stages to output: 0 = C4 (E/4 ch, stride 4), 1 = C8 (E/2, 8), 2 = C16 (E, 16).
@@ -206,6 +208,7 @@ class HiViT(BaseBackbone):
         with_cp: activation checkpointing per block.
         layer_id_scheme: layer ids for layer-wise lr decay (:meth:`get_layer_depth`): ``'every_block'`` (the
             official det / seg constructors, default) or ``'skip_merges'`` (the official fine-tuning code).
+        rpe: deprecated alias of ``rel_pos_bias`` (True = ``'per_block'``, False = None).
 
     Input: (B, C, H, W) with H, W multiples of 16 (of 32 when a 1/32 level is made downstream).
     """
@@ -231,7 +234,7 @@ class HiViT(BaseBackbone):
                  attn_drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
                  ape: bool = True,
-                 rpe: bool = False,
+                 rel_pos_bias: Optional[str] = None,
                  pos_embed_interp: str = 'official',
                  patch_norm: bool = True,
                  layer_scale_init_value: float = 0.,
@@ -243,18 +246,22 @@ class HiViT(BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  layer_id_scheme: str = 'every_block',
+                 rpe: Optional[bool] = None,
                  init_cfg=None):
         super().__init__(norm_eval=norm_eval, init_cfg=init_cfg)
         if layer_id_scheme not in ('every_block', 'skip_merges'):
             raise ValueError(f"layer_id_scheme must be 'every_block' or 'skip_merges', got {layer_id_scheme!r}")
         self.layer_id_scheme = layer_id_scheme
         arch = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'HiViT')
+        if rpe is not None:
+            rel_pos_bias = deprecated_option('HiViT', 'rpe', rpe, 'rel_pos_bias', 'per_block' if rpe else None)
+        if rel_pos_bias not in (None, 'per_block'):
+            raise ValueError(f"HiViT rel_pos_bias must be None or 'per_block' (a table in every main block), "
+                             f'got {rel_pos_bias!r}')
         self.embed_dims, self.depths, self.num_heads = arch['embed_dims'], list(arch['depths']), arch['num_heads']
         if len(self.depths) != 3 or self.embed_dims % 4:
             raise ValueError(f'HiViT arch needs depths=[d4, d8, d16] and embed_dims divisible by 4, '
                              f'got {self.depths}, {self.embed_dims}')
-        if out_type not in ('featmap', 'avg_featmap'):
-            raise ValueError(f"out_type must be 'featmap' or 'avg_featmap', got {out_type!r}")
         if pos_embed_interp not in POS_EMBED_INTERP_MODES:
             raise ValueError(f'pos_embed_interp must be one of {POS_EMBED_INTERP_MODES}, got {pos_embed_interp!r}')
         self.pos_embed_interp = pos_embed_interp
@@ -264,7 +271,7 @@ class HiViT(BaseBackbone):
             raise ValueError(f'img_size {img_size} must be a multiple of patch_size {patch_size}, itself a '
                              f'multiple of inner_patches {inner_patches}')
         self.out_indices = normalize_indices(out_indices, 3)
-        self.out_type, self.frozen_stages = out_type, frozen_stages
+        self.out_type, self.frozen_stages = resolve_out_type('HiViT', out_type), frozen_stages
         self.patch_size, self.inner_patches = patch_size, inner_patches
         self.grid = img_size // patch_size
         E = self.embed_dims
@@ -281,14 +288,15 @@ class HiViT(BaseBackbone):
             for _ in range(depth):
                 blocks.append(
                     HiViTBlock(dim, self.num_heads if s == 2 else 0, mlp_ratio if s == 2 else stem_mlp_ratio,
-                               qkv_bias, drop_rate, attn_drop_rate, next(rates), self.grid if rpe and s == 2 else None,
+                               qkv_bias, drop_rate, attn_drop_rate, next(rates),
+                               self.grid if rel_pos_bias and s == 2 else None,
                                layer_scale_init_value, norm_eps, with_cp))
             if s < 2:
                 blocks.append(PatchMerge(dim, norm_eps))
             self.stage_ends.append(len(blocks))
         self.blocks = nn.ModuleList(blocks)
         self.num_main_blocks = self.depths[2]
-        self.rpe, self.layer_scale_init_value = rpe, layer_scale_init_value
+        self.rel_pos_bias, self.layer_scale_init_value = rel_pos_bias, layer_scale_init_value
         if out_type == 'avg_featmap':
             self.fc_norm = nn.LayerNorm(E, eps=norm_eps)
         self._init_weights()
@@ -313,7 +321,7 @@ class HiViT(BaseBackbone):
         return (self.embed_dims, ) if self.out_type == 'avg_featmap' else tuple(self.dims[i] for i in self.out_indices)
 
     # ---- forward -----------------------------------------------------------------------------------------
-    def check_input(self, x: torch.Tensor) -> Tuple[int, int]:
+    def check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4:
             raise ValueError(f'HiViT expects (B, C, H, W) input, got shape {tuple(x.shape)}')
         if x.shape[1] != self.patch_embed.proj.in_channels:
@@ -324,10 +332,9 @@ class HiViT(BaseBackbone):
             raise ValueError(f'HiViT needs H and W divisible by the patch size {self.patch_size}, got {h}x{w}; '
                              'pad the input (e.g. data_preprocessor pad_size_divisor=32)')
         hw = (h // self.patch_size, w // self.patch_size)
-        if self.rpe and max(hw) > self.grid:
-            raise ValueError(f'rpe tables cover at most {self.grid}x{self.grid} units (img_size '
+        if self.rel_pos_bias and max(hw) > self.grid:
+            raise ValueError(f'relative position tables cover at most {self.grid}x{self.grid} units (img_size '
                              f'{self.grid * self.patch_size}), got {hw[0]}x{hw[1]}; build with a larger img_size')
-        return hw
 
     def pos_embed(self, hw: Tuple[int, int], num_tokens: Optional[int] = None) -> torch.Tensor:
         """(1, H*W, E) absolute position embedding for an H x W unit grid, ``num_tokens`` (default H*W) of
@@ -343,13 +350,15 @@ class HiViT(BaseBackbone):
             ids_keep: (B, K) indices of the units to keep (pixel pretraining): the others are dropped right
                 after ``patch_embed`` and never seen again.
             token_mask: (B, N) bool/0-1, 1 = replace the unit's 1/16 token by ``mask_token`` (CLIP target).
-            return_block: also return the output of this main block (0-based).
+            return_block: the main block (0-based) whose output to return as ``mid``.
 
         Returns:
-            ``(c4, c8, c16)`` of shapes (B, K, 4, 4, E/4), (B, K, 2, 2, E/2), (B, K, 1, 1, E) (K = N without
-            ``ids_keep``) and the (B, K, E) tokens of ``return_block`` if asked, plus the (H, W) unit grid.
+            ``((c4, c8, c16), mid, hw)``: the levels of shapes (B, K, 4, 4, E/4), (B, K, 2, 2, E/2), (B, K, 1, 1, E)
+            (K = N without ``ids_keep``), the (B, K, E) tokens of ``return_block`` (None when not asked) and the
+            (H, W) unit grid.
         """
-        hw = self.check_input(x)
+        self.check_input(x)
+        hw = (x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
         x = self.patch_embed(x)
         B, N = x.shape[:2]
         if ids_keep is not None:
@@ -376,7 +385,7 @@ class HiViT(BaseBackbone):
             x = x + pe
         x = self.pos_drop(x)
         rpe_index = None
-        if self.rpe:
+        if self.rel_pos_bias:
             rpe_index = relative_position_index(*hw, self.grid, x.device)
             if ids_keep is not None:
                 rows = torch.gather(rpe_index.expand(B, -1, -1), 1, ids_keep[:, :, None].expand(-1, -1, N))
@@ -387,10 +396,10 @@ class HiViT(BaseBackbone):
             if j == return_block:
                 mid = x
         outs = (feats[0], feats[1], x[..., None, None, :])
-        return (outs, mid, hw) if return_block is not None else (outs, hw)
+        return outs, mid, hw
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        (c4, c8, c16), hw = self.forward_units(x)
+        (c4, c8, c16), _, hw = self.forward_units(x)
         if self.out_type == 'avg_featmap':
             return (self.fc_norm(c16.mean((1, 2, 3))), )
         feats = (c4, c8, c16)
@@ -456,70 +465,12 @@ class HiViT(BaseBackbone):
                 + ('layer_scale_init_value=0.1 (official CLIP models)' if ckpt_scale else 'layer_scale_init_value=0'))
         dropped = [k for k in state if k.endswith('relative_position_bias_table') and k not in own]
         if dropped:
-            print_log(f'HiViT(rpe=False): ignoring the {len(dropped)} relative position tables of the checkpoint '
-                      '(build with rpe=True to use them)', logger='current', level=logging.WARNING)
+            print_log(f'HiViT(rel_pos_bias=None): ignoring the {len(dropped)} relative position tables of the '
+                      "checkpoint (build with rel_pos_bias='per_block' to use them)", logger='current',
+                      level=logging.WARNING)
         for k in [k for k in state if k.endswith('relative_position_bias_table')]:
             if k not in own:
                 state.pop(k)
             elif state[k].shape != own[k].shape:  # resize the (2S-1)^2 grid of biases
                 state[k] = resize_rel_pos_table(state[k], own[k].shape[0])
         return state
-
-
-# official iTPN top-level names -> our module (the rest is the backbone)
-PYRAMID_KEYS = re.compile(r'^(align_dim_16tofpn|align_dim_16to8|align_dim_8to4|split_16to8|split_8to4|block_16to8|'
-                          r'block_8to4|fpn_modules)\.')
-PIXEL_HEAD_KEYS = re.compile(r'^(decoder_embed\.|decoder_blocks\.|decoder_norm\.|decoder_pred\.|decoder_pos_embed$)')
-CLIP_HEAD_KEYS = re.compile(r'^(decoder_embed\.|norm\.|norm_cls\.|lm_head\.|lm_cls_head\.|cls_pt_layers\.)')
-# mmpretrain iTPNPretrainDecoder's mmcv TransformerEncoderLayer names -> official decoder names
-_MMPRETRAIN_DECODER = (('.ln1.', '.norm1.'), ('.ln2.', '.norm2.'), ('.ffn.layers.0.0.', '.mlp.fc1.'),
-                       ('.ffn.layers.1.', '.mlp.fc2.'))
-
-
-def convert_itpn_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    """Official iTPN (pixel or CLIP) or mmpretrain iTPN keys -> our ``backbone.* / neck.* / head.*`` layout.
-
-    A no-op on our own keys. Official: backbone keys are kept as they are; the pyramid (``align_dim_*``,
-    ``split_*``, ``block_*``, ``fpn_modules``) goes to ``neck.``; pretraining heads go to ``head.`` (pixel:
-    ``decoder_*`` and the decoder's ``mask_token``; CLIP: ``decoder_embed``, ``norm``, ``norm_cls``, ``lm_*``,
-    ``cls_pt_layers``, while its ``mask_token`` (dim E) stays in the backbone). The top-level
-    ``relative_position_index`` buffers are dropped, the ``head.*`` classifier of fine-tuned files becomes
-    ``head.fc.*`` (mmpretrain ``LinearClsHead``), ``target_generator.*`` (teacher) keys are dropped.
-    mmpretrain: ``(backbone.)pos_embed`` -> ``backbone.absolute_pos_embed``, the pyramid stays in ``neck.``,
-    ``neck.{decoder_*, mask_token, ln1}`` -> ``head.{..., decoder_norm}``, ``head.cls_head`` -> ``head.lm_head``.
-    mmpretrain's base/large HiViT has 4/4 stem blocks, so its ``blocks`` only match ours for a custom
-    ``depths=[4, 4, d]`` arch (a shape check catches the rest).
-    """
-    keys = set(state_dict)
-    ours = any(k.startswith(('backbone.', 'neck.')) for k in keys)
-    mmpretrain = ours and ('backbone.pos_embed' in keys or any(k.startswith('neck.decoder_') for k in keys))
-    clip = 'lm_head.weight' in keys
-    out = OrderedDict()
-    for key, value in state_dict.items():
-        if key.endswith('relative_position_index') or key.startswith('target_generator.'):
-            continue  # fixed buffers; the CLIP teacher loads its own weights
-        if ours:
-            if mmpretrain:
-                if key == 'backbone.pos_embed':
-                    key = 'backbone.absolute_pos_embed'
-                elif key.startswith('neck.'):
-                    sub = key[len('neck.'):]
-                    if not PYRAMID_KEYS.match(sub):
-                        if sub.startswith('ln1.'):
-                            sub = 'decoder_norm.' + sub[len('ln1.'):]
-                        for theirs, mine in _MMPRETRAIN_DECODER:
-                            sub = sub.replace(theirs, mine)
-                        key = 'head.' + sub
-                elif key.startswith('head.cls_head.'):
-                    key = 'head.lm_head.' + key[len('head.cls_head.'):]
-            out[key] = value
-            continue
-        if PYRAMID_KEYS.match(key):
-            out['neck.' + key] = value
-        elif (CLIP_HEAD_KEYS if clip else PIXEL_HEAD_KEYS).match(key) or (key == 'mask_token' and not clip):
-            out['head.' + key] = value
-        elif key.startswith('head.'):  # classifier of a fine-tuned file -> mmpretrain LinearClsHead
-            out['head.fc.' + key[len('head.'):]] = value
-        else:  # a bare mmpretrain HiViT backbone names the position embedding ``pos_embed``
-            out['backbone.' + ('absolute_pos_embed' if key == 'pos_embed' else key)] = value
-    return out

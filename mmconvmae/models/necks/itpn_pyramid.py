@@ -21,12 +21,13 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 
 from mmconvmae.registry import MODELS
-from ..backbones.hivit import PYRAMID_KEYS, HiViTBlock, PatchSplit, convert_itpn_official
-from ..utils.base import BaseBackbone
+from ..backbones.hivit import HiViTBlock, PatchSplit
+from ..convert.itpn import PYRAMID_KEYS, convert_itpn_official
+from ..utils.base import PretrainedModule
 
 
 @MODELS.register_module()
-class iTPNPyramid(BaseBackbone):
+class iTPNPyramid(PretrainedModule):
     """iTPN pyramid neck.
 
     Args:

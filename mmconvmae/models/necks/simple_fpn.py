@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
 from mmconvmae.registry import MODELS
-from ..utils.base import BaseBackbone
+from ..utils.base import PretrainedModule
 from ..utils.checkpoint import StateDict
 
 
@@ -34,7 +34,7 @@ class ConvNorm(nn.Conv2d):
 
 
 @MODELS.register_module()
-class SimpleFeaturePyramid(BaseBackbone):
+class SimpleFeaturePyramid(PretrainedModule):
     """Simple feature pyramid of ViTDet (Li et al., 2022) for Mask R-CNN.
 
     From one map (N, C, H, W) at stride ``in_stride`` (C = ``in_channels``), each ``scale_factors`` entry makes

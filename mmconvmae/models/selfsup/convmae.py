@@ -18,7 +18,6 @@ Unlike the official code (hard-coded 224 / 14x14 grid), any H, W divisible by 16
 current grid and the fixed sin-cos embeddings are generated for it.
 """
 import warnings
-from collections import OrderedDict
 from typing import Optional, Tuple, Union
 
 import torch
@@ -26,7 +25,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmconvmae.registry import MODELS
-from ..backbones.convmae import ConvMAE, TransformerBlock, convert_convmae_official
+from ..backbones.convmae import ConvMAE, TransformerBlock
+from ..convert.convmae import convert_convmae_pretrain_official  # noqa: F401  (its home before models/convert)
 from ..utils.build import build_module
 from ..utils.masking import random_masking
 from ..utils.pos_embed import sincos_pos_embed
@@ -204,18 +204,3 @@ class ConvMAEPretrain(MaskedImageModeling):
     def decode(self, latent: torch.Tensor, mask: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """(N, L, 16*16*3) predictions: the decoder needs the token grid of the images."""
         return self.neck(latent, mask, self.grid(images))
-
-
-def convert_convmae_pretrain_official(state_dict) -> 'OrderedDict[str, torch.Tensor]':
-    """A full official pretraining checkpoint (``models_convmae.MaskedAutoencoderConvViT``) -> :class:`ConvMAEPretrain`
-    keys: encoder, fusion convs and ``norm`` -> ``backbone.*``; ``mask_token`` and ``decoder_*`` -> ``neck.*``.
-    Keys that already are ours pass through."""
-    out = OrderedDict()
-    for key, value in convert_convmae_official(state_dict, keep_pretrain=True).items():
-        if key.startswith(('backbone.', 'neck.')):
-            out[key] = value
-        elif key == 'mask_token' or key.startswith('decoder_'):
-            out['neck.' + key] = value
-        else:
-            out['backbone.' + key] = value
-    return out

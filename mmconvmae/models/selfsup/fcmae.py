@@ -19,10 +19,8 @@ the stem, the encoder depthwise/pointwise layers and every decoder Conv2d with t
 as an accident of a missing ``std=`` argument, and the paper's results come from the JAX/TPU code, not from
 that path, so we do not reproduce it.
 """
-import re
 import warnings
-from collections import OrderedDict
-from typing import Dict, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -31,7 +29,8 @@ import torch.utils.checkpoint as cp
 from mmpretrain.models.heads import MAEPretrainHead
 
 from mmconvmae.registry import MODELS
-from ..backbones.convnext_v2 import ConvNeXtV2, ConvNeXtV2Block, convert_convnextv2_official
+from ..backbones.convnext_v2 import ConvNeXtV2, ConvNeXtV2Block
+from ..convert.convnext_v2 import convert_fcmae_official  # noqa: F401  (its home before models/convert)
 from ..utils.build import build_module
 from ..utils.masking import random_masking
 from .base import MaskedImageModeling, pixel_head_cfg
@@ -122,7 +121,7 @@ class VisibleLayout:
             return self.gather(conv(self.scatter(x, stage)), stage)
         h, w = self.shapes[stage]
         n, _, c = x.shape
-        side, size = self.sides[stage], self.sides[stage] + 2 * self.halo
+        size = self.sides[stage] + 2 * self.halo
         padded = x.new_zeros(n * (h + 2 * self.halo) * (w + 2 * self.halo), c)
         padded = padded.index_copy_(0, self.padded_index[stage], x.reshape(-1, c))
         windows = padded.index_select(0, self.window_index[stage]).view(n * self.keep, size, size, c)
@@ -184,13 +183,11 @@ class FCMAEConvNeXtV2(ConvNeXtV2):
             arch=arch,
             in_channels=in_channels,
             drop_path_rate=drop_path_rate,
-            out_indices=-1,
-            gap_before_final_norm=False,
+            out_indices=(),  # no output norm, as the official sparse encoder
+            out_type='featmap',
             frozen_stages=frozen_stages,
             with_cp=with_cp,
             init_cfg=init_cfg)
-        del self.norm3  # the official sparse encoder has no output norm
-        self.out_indices = ()
         self.grn_stats = grn_stats
         #: depthwise convs run per visible cell (with halo) where cells are at least this wide (stage 0 at 8),
         #: on the whole zero-filled map elsewhere; both give the same result, this is only about speed
@@ -359,30 +356,3 @@ class FCMAE(MaskedImageModeling):
                             defaults=dict(in_channels=backbone.dims[-1]))
         head = build_module(pixel_head_cfg(backbone.stride) if head is None else head, MAEPretrainHead, 'FCMAE head')
         return backbone, neck, head
-
-
-_DECODER_KEY = re.compile(r'^(decoder\.|proj\.|pred\.|mask_token$)')
-
-
-def convert_fcmae_official(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    """Official FCMAE training checkpoint (``main_pretrain.py``: MinkowskiEngine encoder under ``encoder.``,
-    dense ``proj``, ``mask_token``, ``decoder.0.*``, ``pred``;
-    docs/convnext_v2.md#fcmae-training-checkpoints-minkowskiengine) -> :class:`FCMAE` keys, so official
-    full checkpoints can resume pretraining here: encoder -> ``backbone.*`` (Minkowski kernels converted by
-    :func:`convert_convnextv2_official`), decoder side -> ``neck.*`` with GRN gamma/beta as (C,).
-    Keys that already are ours (``backbone.*``, ``neck.*``) pass through.
-    """
-    out = OrderedDict()
-    encoder = OrderedDict()
-    for key, value in state_dict.items():
-        if key.startswith(('backbone.', 'neck.')):
-            out[key] = value
-        elif _DECODER_KEY.match(key):
-            if '.grn.' in key and value.dim() > 1:
-                value = value.reshape(-1)
-            out['neck.' + key] = value.contiguous()
-        else:
-            encoder[key] = value
-    for key, value in convert_convnextv2_official(encoder, has_norm3=False).items():
-        out['backbone.' + key] = value
-    return out

@@ -1,4 +1,5 @@
-from .base import BaseBackbone, drop_path_rates, normalize_indices, resolve_arch
+from .base import (OUT_TYPES, BaseBackbone, PretrainedModule, deprecated_option, drop_path_rates, normalize_indices,
+                   resolve_arch, resolve_out_type)
 from .build import build_module
 from .checkpoint import check_shapes, extract_state_dict, load_pretrained, read_checkpoint
 from .layers import GRN, DepthwiseConv2d, LayerNorm2d, depthwise_weight_grad_fft
@@ -8,9 +9,10 @@ from .rel_pos import (add_decomposed_rel_pos, decomposed_rel_pos_bias, get_rel_p
                       relative_position_index, resize_rel_pos_table)
 
 __all__ = [
-    'BaseBackbone', 'drop_path_rates', 'normalize_indices', 'resolve_arch', 'check_shapes', 'extract_state_dict',
-    'load_pretrained', 'read_checkpoint', 'GRN', 'DepthwiseConv2d', 'LayerNorm2d', 'depthwise_weight_grad_fft',
-    'get_rel_pos', 'decomposed_rel_pos_bias', 'add_decomposed_rel_pos', 'interpolate_pos_encoding', 'resize_pos_embed',
-    'sincos_pos_embed', 'relative_position_bias', 'relative_position_index', 'resize_rel_pos_table', 'build_module',
-    'random_masking', 'mask_to_ids'
+    'OUT_TYPES', 'BaseBackbone', 'PretrainedModule', 'deprecated_option', 'drop_path_rates', 'normalize_indices',
+    'resolve_arch', 'resolve_out_type', 'check_shapes', 'extract_state_dict', 'load_pretrained', 'read_checkpoint',
+    'GRN', 'DepthwiseConv2d', 'LayerNorm2d', 'depthwise_weight_grad_fft', 'get_rel_pos', 'decomposed_rel_pos_bias',
+    'add_decomposed_rel_pos', 'interpolate_pos_encoding', 'resize_pos_embed', 'sincos_pos_embed',
+    'relative_position_bias', 'relative_position_index', 'resize_rel_pos_table', 'build_module', 'random_masking',
+    'mask_to_ids'
 ]

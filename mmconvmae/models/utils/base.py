@@ -1,5 +1,6 @@
 """Behaviour shared by every mmconvmae backbone and neck."""
 import copy
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
@@ -47,18 +48,41 @@ def drop_path_rates(drop_path_rate: float, num_blocks: int) -> List[float]:
     return [drop_path_rate * i / (num_blocks - 1) for i in range(num_blocks)]
 
 
-class BaseBackbone(BaseModule):
-    """Base class: pretrained loading with key conversion, ``frozen_stages``, ``norm_eval`` and the
-    layer-depth API used by :class:`LayerDecayOptimWrapperConstructor`.
+#: what a backbone outputs: multi-scale maps, or the pooled classification vector
+OUT_TYPES = ('featmap', 'avg_featmap')
 
-    Subclasses implement ``_freeze_stages()``, ``get_layer_depth()`` and, to read official checkpoints,
-    ``adapt_pretrained(state_dict)`` (official names/shapes -> ours; must be a no-op on our own keys).
+
+def deprecated_option(owner: str, old: str, value, new: str, new_value):
+    """Warns (``DeprecationWarning``) that ``owner(old=value)`` is now spelled ``new=new_value``; returns
+    ``new_value``."""
+    warnings.warn(f'{owner}({old}={value!r}) is deprecated: use {new}={new_value!r}', DeprecationWarning,
+                  stacklevel=3)
+    return new_value
+
+
+def resolve_out_type(owner: str, out_type: str, **aliases) -> str:
+    """Checks ``out_type`` (:data:`OUT_TYPES`). A deprecated boolean alias that is not None (``gap_before_final_norm``
+    of ConvNeXtV2 / ConvMAE, ``with_head`` of Conv2Former: True = ``'avg_featmap'``) overrides it with a warning."""
+    for old, value in aliases.items():
+        if value is not None:
+            out_type = deprecated_option(owner, old, value, 'out_type', 'avg_featmap' if value else 'featmap')
+    if out_type not in OUT_TYPES:
+        raise ValueError(f"{owner} out_type must be 'featmap' (maps of out_indices) or 'avg_featmap' "
+                         f'(classification vector), got {out_type!r}')
+    return out_type
+
+
+class PretrainedModule(BaseModule):
+    """Base of every mmconvmae backbone and neck: pretrained loading with key conversion and the layer-depth API
+    used by :class:`LayerDecayOptimWrapperConstructor`.
 
     ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None, min_loaded=1.0)`` is handled by
     :func:`load_pretrained`: weights are first initialised as usual, then the checkpoint is loaded over them,
     the missing/unexpected keys are logged, a shape mismatch raises naming the key, and a checkpoint that leaves
     more than ``1 - min_loaded`` of the tensors outside ``expected_missing_keys`` missing raises naming the file,
-    the family it looks like and the prefix to use.
+    the family it looks like and the prefix to use. Subclasses implement ``get_layer_depth()`` and, to read
+    official checkpoints, ``adapt_pretrained(state_dict)`` (official names/shapes -> ours; must be a no-op on our
+    own keys).
     """
 
     #: substrings of parameter names that get no weight decay (besides 1-D params and biases)
@@ -68,10 +92,6 @@ class BaseBackbone(BaseModule):
     #: regexes (``re.match``) of state-dict keys a pretrained checkpoint may leave missing: parameters that the
     #: downstream layouts add (created new in the official code too); documented per family in docs/
     expected_missing_keys: Tuple[str, ...] = ()
-
-    def __init__(self, norm_eval: bool = False, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.norm_eval = norm_eval
 
     def init_weights(self):
         cfg = copy.deepcopy(self.init_cfg)
@@ -98,8 +118,18 @@ class BaseBackbone(BaseModule):
         """
         raise NotImplementedError(f'{type(self).__name__} does not support layer-wise lr decay')
 
+
+class BaseBackbone(PretrainedModule):
+    """Base class of the backbones: :class:`PretrainedModule` plus input checks, ``frozen_stages`` and
+    ``norm_eval``. Subclasses implement ``_freeze_stages()``."""
+
+    def __init__(self, norm_eval: bool = False, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.norm_eval = norm_eval
+
     def check_input(self, x) -> None:
-        """Raises a clear error unless ``x`` is (N, C, H, W) with H and W multiples of ``self.stride``."""
+        """Raises a clear error unless ``x`` is (N, C, H, W) with H and W multiples of ``self.stride``; returns
+        None (every backbone's ``check_input`` only validates)."""
         if x.dim() != 4:
             raise ValueError(f'{type(self).__name__} expects (N, C, H, W) input, got shape {tuple(x.shape)}')
         h, w = x.shape[-2:]
@@ -127,20 +157,3 @@ class BaseBackbone(BaseModule):
             m.eval()
             for p in m.parameters():
                 p.requires_grad = False
-
-
-def convnet_stage_depth(param_name: str, prefix: str = '') -> Tuple[int, int]:
-    """``per_stage`` layer ids of a 4-stage ConvNet with ``downsample_layers.i`` / ``stages.i`` children: every
-    downsampling layer (the stem included) 0, stage ``s`` ``s + 1``, anything else (output norms, heads) the top
-    id 5 of 6. This is ``get_num_layer_stage_wise`` of ConvNeXt's segmentation code
-    (facebookresearch/ConvNeXt ``semantic_segmentation/mmcv_custom/layer_decay_optimizer_constructor.py``) and
-    ``get_stage_id_for_convnext`` of mmseg's ``LearningRateDecayOptimizerConstructor``; their ``num_layers``
-    (which moves the top id) is the constructor's ``num_layers`` option."""
-    if not param_name.startswith(prefix):
-        return 5, 6
-    parts = param_name[len(prefix):].split('.')
-    if parts[0] == 'downsample_layers':
-        return 0, 6
-    if parts[0] == 'stages':
-        return int(parts[1]) + 1, 6
-    return 5, 6

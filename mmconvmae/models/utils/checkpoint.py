@@ -13,7 +13,7 @@ from mmengine.logging import MMLogger, print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
 StateDict = Dict[str, torch.Tensor]
-_WRAPPER_KEYS = ('state_dict', 'model', 'module', 'model_ema')
+_WRAPPER_KEYS = ('state_dict', 'model', 'module')
 
 
 def extract_state_dict(checkpoint: dict, prefix: Optional[str] = None) -> StateDict:
@@ -24,7 +24,7 @@ def extract_state_dict(checkpoint: dict, prefix: Optional[str] = None) -> StateD
     """
     state = checkpoint
     for _ in range(2):  # e.g. {'model': {'module': ...}}
-        for key in _WRAPPER_KEYS[:3]:
+        for key in _WRAPPER_KEYS:
             if isinstance(state, dict) and isinstance(state.get(key), dict):
                 state = state[key]
                 break
