@@ -153,7 +153,7 @@ def reconstruct(model, images, teacher=None, seed=0):
         n, _, h, w = images.shape
         grid = (h // p, w // p)
         mask = (torch.rand(n, grid[0] * grid[1]) < 0.4).float()
-        mid_block = int(0.75 * model.backbone.num_main_blocks) - 1
+        mid_block = int(0.75 * model.backbone.num_main_blocks)  # as iTPN.loss (official L255)
         feats, mid, hw = model.backbone.forward_units(images, token_mask=mask, return_block=mid_block)
         main, _ = model.head(model.neck.forward_units(*feats), mid, hw)
         target = model.target_generator(images if teacher is None else teacher)

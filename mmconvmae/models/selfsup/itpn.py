@@ -211,7 +211,7 @@ class iTPN(MaskedImageModeling):
             mask = mask.reshape(images.shape[0], -1)
             ids_keep, ids_restore = mask_to_ids(mask)
             mask = mask.to(images.dtype)
-        feats, hw = self.backbone.forward_units(images, ids_keep=ids_keep)
+        feats, _, hw = self.backbone.forward_units(images, ids_keep=ids_keep)
         return self.head(self.neck.forward_units(*feats), ids_restore, hw), mask
 
     def loss(self, inputs, data_samples=None, mask: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
