@@ -153,7 +153,7 @@ def test_enable_compile_sets_mmengine_compile_option():
 def _load_tool(name):
     import importlib.util
 
-    from conftest import ROOT
+    from helpers import ROOT
     module_name = 'tools_' + name.replace('/', '_')
     spec = importlib.util.spec_from_file_location(module_name, ROOT / 'tools' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
@@ -166,7 +166,7 @@ def test_train_cli_amp_trains_demo_in_bf16_on_cpu(tmp_path, synthetic_data, cpu_
     """``tools/train.py CONFIG --amp --amp-dtype bfloat16`` on a CPU-only machine: the optimizer wrapper autocasts
     the backbone's forward to bf16, and the loss is finite. (``--amp-dtype bfloat16`` forces bf16 also where the
     CPU has no native bf16, so the test runs everywhere; the automatic choice is tested above.)"""
-    from conftest import ROOT, short_run_options
+    from helpers import ROOT, short_run_options
     train = _load_tool('train')
     seen = []
 
@@ -193,7 +193,7 @@ def test_train_cli_amp_trains_demo_in_bf16_on_cpu(tmp_path, synthetic_data, cpu_
 def test_train_and_test_cli_compile(tmp_path, synthetic_data):
     """``--compile``: the demo trains through ``torch.compile``d ``train_step`` and tests through a compiled
     ``test_step`` (about a minute of compilation on 2 cores)."""
-    from conftest import read_last_metrics, run_tool, short_run_options
+    from helpers import read_last_metrics, run_tool, short_run_options
     config = 'configs/demo/convnextv2_ft_demo.py'
     proc = run_tool('train.py', config, '--compile', '--work-dir', tmp_path, '--cfg-options', *short_run_options(2),
                     data_root=synthetic_data)
@@ -211,7 +211,7 @@ def test_benchmark_rows_parse_and_cover_every_mode():
     precision / compilation rows exist for the four families (bf16 and compiled on both sides vs mmpretrain)."""
     import sys
 
-    from conftest import ROOT
+    from helpers import ROOT
     sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
     try:
         benchmark, run_benchmarks = _load_tool('analysis/benchmark'), _load_tool('analysis/run_benchmarks')

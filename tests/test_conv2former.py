@@ -305,7 +305,7 @@ def test_bad_inputs_raise_clear_errors():
 
 def _load_tool(name):
     import importlib.util
-    from conftest import ROOT
+    from helpers import ROOT
     spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'convert' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,5 +1,5 @@
 """End to end through tools/train.py and tools/test.py on the Conv2Former demo configs."""
-from conftest import ROOT, train_and_test
+from helpers import ROOT, train_and_test
 
 DEMO = ROOT / 'configs/demo'
 

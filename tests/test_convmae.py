@@ -424,7 +424,7 @@ def test_bad_arguments_and_inputs_raise_clear_errors():
 def test_converter_cli_writes_loadable_checkpoints(tmp_path):
     import argparse
 
-    from conftest import run_tool
+    from helpers import run_tool
     sd = official_encoder_state(head=True)
     src = tmp_path / 'checkpoint-99.pth'
     torch.save({'model': sd, 'args': argparse.Namespace(lr=1e-3), 'epoch': 99}, src)  # official file layout

@@ -3,7 +3,7 @@ ImageNet fine-tuning), and the entry configs' recipes."""
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT, train_and_test
+from helpers import ROOT, train_and_test
 
 DEMO = ROOT / 'configs/demo'
 

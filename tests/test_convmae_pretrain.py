@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from conftest import ROOT, run_tool, short_run_options
+from helpers import ROOT, run_tool, short_run_options
 from mmconvmae.models import ConvMAE, ConvMAEPretrain
 from mmconvmae.models.convert.convmae import convert_convmae_pretrain_official
 from mmconvmae.models.utils import random_masking

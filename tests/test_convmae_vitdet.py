@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from conftest import ROOT, train_and_test
+from helpers import ROOT, train_and_test
 from mmconvmae.models import ConvMAEDet, ConvMAEViTDet, SimpleFeaturePyramid
 from mmconvmae.models.utils import get_rel_pos, load_pretrained
 

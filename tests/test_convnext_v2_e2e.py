@@ -1,7 +1,7 @@
 """End to end through tools/train.py and tools/test.py on the ConvNeXt V2 demo configs, and exact resume."""
 import torch
 
-from conftest import ROOT, run_tool, short_run_options, train_and_test
+from helpers import ROOT, run_tool, short_run_options, train_and_test
 
 DEMO = ROOT / 'configs/demo'
 

@@ -7,7 +7,7 @@ import sys
 import cv2
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def run_demo(config, work_dir, data_root, *extra, timeout=900):

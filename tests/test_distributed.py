@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, run_tool
+from helpers import ROOT, run_tool
 
 ITERS = 3
 BATCH = 4  # total batch: one process with 4 images = two processes with 2 each

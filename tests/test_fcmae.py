@@ -379,7 +379,7 @@ def test_official_training_checkpoint_converts_for_resume():
 
 def test_convert_tool_keeps_decoder(tmp_path):
     import sys
-    sys.path.insert(0, str(__import__('conftest').ROOT / 'tools/convert'))
+    sys.path.insert(0, str(__import__('helpers').ROOT / 'tools/convert'))
     try:
         import convnext_v2 as tool
     finally:
@@ -399,7 +399,7 @@ def test_convert_tool_keeps_decoder(tmp_path):
 def test_pretraining_checkpoint_initialises_det_and_seg_backbones(tmp_path, config):
     from mmengine.config import Config
 
-    from conftest import ROOT
+    from helpers import ROOT
     model = FCMAE(backbone=dict(arch='atto'))
     ckpt = tmp_path / 'fcmae.pth'
     torch.save({'state_dict': model.state_dict()}, ckpt)
@@ -490,7 +490,7 @@ def test_bf16_autocast_close_to_fp32():
 
 
 def test_benchmark_tool_runs():
-    from conftest import run_tool
+    from helpers import run_tool
     proc = run_tool('analysis/benchmark_fcmae.py', '--arch', 'atto', '--batch', '2', '--size', '64', '--repeats',
                     '1', '--warmup', '0', '--variants', 'full,sparse', '--whole', timeout=300)
     assert 'sparse/full ratio' in proc.stdout and 'fraction of ideal' in proc.stdout, proc.stdout

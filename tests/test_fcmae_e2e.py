@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT, run_tool, short_run_options
+from helpers import ROOT, run_tool, short_run_options
 
 DEMO = ROOT / 'configs/demo'
 

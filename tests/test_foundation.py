@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, run_tool
+from helpers import ROOT, run_tool
 
 
 def run_python(code: str, cwd) -> str:

@@ -325,7 +325,7 @@ def test_convert_tool_splits_official_files_into_backbone_neck_head(tmp_path):
     releases): backbone.* / neck.* / head.* that load into HiViT / iTPNPyramid with the matching prefixes."""
     import argparse
 
-    from conftest import run_tool
+    from helpers import run_tool
     state = official_state(E=64, depths=(2, 2, 2), heads=2, F=32)
     src, dst = tmp_path / 'itpn_tiny_pixel.pth', tmp_path / 'converted.pth'
     torch.save({'model': state, 'epoch': 3, 'args': argparse.Namespace(model='itpn_tiny')}, src)

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from conftest import ROOT, run_tool, short_run_options, train_and_test
+from helpers import ROOT, run_tool, short_run_options, train_and_test
 
 DEMO = ROOT / 'configs/demo'
 

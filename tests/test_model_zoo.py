@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_tool
+from helpers import ROOT, run_tool
 
 
 def _load_tool(name: str):

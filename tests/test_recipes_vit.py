@@ -19,7 +19,7 @@ from functools import partial
 import pytest
 import torch
 import torch.nn as nn
-from conftest import ROOT
+from helpers import ROOT
 from mmengine.registry import DefaultScope
 
 from mmconvmae.analysis import load_model
