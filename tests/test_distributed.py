@@ -29,7 +29,10 @@ train_cfg = dict(max_iters={iters}, val_interval=100000)
 val_cfg = None
 val_dataloader = None
 val_evaluator = None
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=-1))
+# mmengine's plain CheckpointHook: every checkpoint keeps the optimizer state, so that the auto-resume fall-back to
+# an earlier one continues exactly (the demo's LastOptimizerCheckpointHook keeps it in the last checkpoint only)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(_delete_=True, type='CheckpointHook', by_epoch=False,
+                                                              interval=1, max_keep_ckpts=-1))
 # SGD at a constant, large lr: a wrong layer-decay or weight-decay group shows in the weights. (AdamW turns the
 # last-bit noise of gradients that are ~0, e.g. of the 7x7 depthwise kernels on the 2x2 stage-3 map, into full
 # lr steps: 5.7e-3 apart after 3 iterations at lr 1e-2, while all other tensors agree to 2e-5.)

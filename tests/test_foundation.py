@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 from helpers import ROOT, run_tool
 
@@ -79,13 +80,16 @@ def test_unknown_config_in_package_prefix_is_a_clear_error(tmp_path):
     assert proc.returncode != 0 and "no config 'does_not_exist.py' in" in proc.stderr
 
 
-def test_cli_rejects_configs_of_unknown_scope_and_amp_on_cpu(tmp_path):
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU refusal of fp16')
+def test_cli_rejects_configs_of_unknown_scope_and_fp16_on_cpu(tmp_path):
     (tmp_path / 'cfg.py').write_text("default_scope = 'mmfoo'\n")
     proc = run_tool('train.py', tmp_path / 'cfg.py', check=False)
     assert proc.returncode != 0 and "default_scope must be one of ['mmdet', 'mmpretrain', 'mmseg']" in proc.stderr
-    proc = run_tool('train.py', ROOT / 'configs/demo/convnextv2_ft_demo.py', '--amp', '--work-dir', tmp_path,
-                    check=False)
-    assert proc.returncode != 0 and '--amp needs a CUDA, NPU or MLU device' in proc.stderr
+    proc = run_tool('train.py', ROOT / 'configs/demo/convnextv2_ft_demo.py', '--amp', '--amp-dtype', 'float16',
+                    '--work-dir', tmp_path, check=False)
+    assert proc.returncode != 0 and '--amp-dtype float16 needs a GPU' in proc.stderr
+    proc = run_tool('train.py', ROOT / 'configs/demo/convnextv2_ft_demo.py', '--amp-dtype', 'bfloat16', check=False)
+    assert proc.returncode != 0 and '--amp-dtype needs --amp' in proc.stderr
     proc = run_tool('test.py', ROOT / 'configs/demo/convnextv2_ft_demo.py', tmp_path / 'missing.pth', check=False)
     assert proc.returncode != 0 and 'missing.pth does not exist' in proc.stderr
 
