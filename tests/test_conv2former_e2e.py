@@ -1,4 +1,5 @@
 """End to end through tools/train.py and tools/test.py on the Conv2Former demo configs."""
+import pytest
 from helpers import ROOT, train_and_test
 
 DEMO = ROOT / 'configs/demo'
@@ -14,6 +15,7 @@ def test_upernet_demo_trains_and_evaluates(tmp_path, synthetic_data):
     assert 'mIoU' in metrics
 
 
+@pytest.mark.slow  # 25-70 s; the same path runs in tests/test_demo.py (CI: under 20 min)
 def test_classification_demo_trains_and_evaluates(tmp_path, synthetic_data):
     metrics = train_and_test(DEMO / 'conv2former_cls_demo.py', tmp_path, synthetic_data)
     assert 'accuracy/top1' in metrics

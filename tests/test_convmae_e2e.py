@@ -18,6 +18,7 @@ def test_upernet_demo_trains_and_evaluates(tmp_path, synthetic_data):
     assert 'mIoU' in metrics
 
 
+@pytest.mark.slow  # 25-70 s; the same path runs in tests/test_demo.py (CI: under 20 min)
 def test_classification_demo_trains_and_evaluates(tmp_path, synthetic_data):
     metrics = train_and_test(DEMO / 'convmae_ft_demo.py', tmp_path, synthetic_data)
     assert 'accuracy/top1' in metrics

@@ -1,4 +1,5 @@
 """End to end through tools/train.py and tools/test.py on the ConvNeXt V2 demo configs, and exact resume."""
+import pytest
 import torch
 
 from helpers import ROOT, run_tool, short_run_options, train_and_test
@@ -11,16 +12,19 @@ def test_mask_rcnn_demo_trains_and_evaluates(tmp_path, synthetic_data):
     assert 'coco/bbox_mAP' in metrics and 'coco/segm_mAP' in metrics
 
 
+@pytest.mark.slow  # 25-70 s; the same path runs in tests/test_demo.py (CI: under 20 min)
 def test_upernet_demo_trains_and_evaluates(tmp_path, synthetic_data):
     metrics = train_and_test(DEMO / 'upernet_convnextv2_demo.py', tmp_path, synthetic_data)
     assert 'mIoU' in metrics
 
 
+@pytest.mark.slow  # 25-70 s; the same path runs in tests/test_demo.py (CI: under 20 min)
 def test_classification_demo_trains_and_evaluates(tmp_path, synthetic_data):
     metrics = train_and_test(DEMO / 'convnextv2_ft_demo.py', tmp_path, synthetic_data)
     assert 'accuracy/top1' in metrics
 
 
+@pytest.mark.slow  # 70 s; resume from a checkpoint stays covered by tests/test_distributed.py (CI: under 20 min)
 def test_resume_continues_exactly(tmp_path, synthetic_data):
     """A run stopped at iteration 2 and resumed to 4 ends with the weights of an uninterrupted 4-iteration run
     (random augmentation, RoI sampling and the optimizer state included; torch.load weights_only default)."""

@@ -66,6 +66,7 @@ def test_get_flops_on_demo_configs():
     assert flops > 0
 
 
+@pytest.mark.slow  # 25-70 s; the same path runs in tests/test_demo.py (CI: under 20 min)
 def test_benchmark_copies_weights_from_mmpretrain(tmp_path):
     """benchmark.py runs ours and mmpretrain's ConvNeXt(use_grn) with the same weights: outputs agree."""
     out = tmp_path / 'bench.json'
