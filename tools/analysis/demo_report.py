@@ -116,21 +116,16 @@ def loss_curve(train, out):
 
 
 # ---- pretraining: original / masked input / reconstruction ------------------------------------------------------
-def _patches(x, p):
-    """(N, C, H, W) -> (N, L, p*p*C), row-major patches with (row, col, channel) inside a patch (MAE order)."""
-    n, c, h, w = x.shape
-    return x.reshape(n, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1).reshape(n, (h // p) * (w // p), -1)
-
-
 def _unpatch(x, p, hw, c=3):
     n = x.shape[0]
     h, w = hw
     return x.reshape(n, h, w, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(n, c, h * p, w * p)
 
 
-def _denorm_pred(pred, images, p):
-    """Undo the per-patch normalisation of a norm-pix target with the statistics of the true patches."""
-    target = _patches(images, p)
+def _denorm_pred(pred, images, head):
+    """Undo the per-patch normalisation of a norm-pix target with the statistics of the true patches (the head's
+    own ``patchify``: MAE order, (row, col, channel) inside a patch)."""
+    target = head.patchify(images)
     mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
     return pred * (var + 1e-6)**.5 + mean
 
@@ -145,7 +140,7 @@ def reconstruct(model, images, teacher=None, seed=0):
         p = model.patch_size
         grid = (images.shape[2] // p, images.shape[3] // p)
         if getattr(model.head, 'norm_pix', False):
-            pred = _denorm_pred(pred, images, p)
+            pred = _denorm_pred(pred, images, model.head)
         recon = _unpatch(pred, p, grid)
         caption = 'visible patches pasted'
     elif kind == 'iTPN':  # CLIP target: features, not pixels -> per-unit cosine similarity to the teacher
