@@ -34,8 +34,11 @@ if [ ! -f "$MMCONVMAE_DATA/coco/annotations/instances_val2017.json" ] || [ ! -d 
     "$PY" tools/data/make_synthetic.py --out "$MMCONVMAE_DATA"
 fi
 # The terminal gets the progress lines; the config dump and the environment report go to the log in $WORK_DIR only.
+# mawk (Debian/Ubuntu's default awk) reads a pipe in large blocks: -W interactive makes it pass each line on at once.
+AWK=(awk)
+if awk -W version 2>/dev/null | grep -q mawk; then AWK=(awk -W interactive); fi
 quiet() {
-    awk '/ - INFO - (Config:|Hooks will be executed in the following order:)?$/ {skip = 1; next}
+    "${AWK[@]}" '/ - INFO - (Config:|Hooks will be executed in the following order:)?$/ {skip = 1; next}
          /Using env variable `MMCONVMAE_DATA`|"FileClient" will be deprecated|"HardDiskBackend" is the alias/ {next}
          skip && /^[0-9][0-9]\/[0-9][0-9] [0-9:]+ - / {skip = 0}
          !skip {print; fflush()}'
