@@ -1,5 +1,6 @@
 """tools/demo.sh end to end, one config per task (a few iterations on the tiny synthetic data): exit code 0, a
 non-empty report picture and the task's numbers in demo_summary.txt; a missing config is a loud error."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -48,3 +49,16 @@ def test_demo_writes_the_report_of_its_task(tmp_path, synthetic_data, config, ta
     assert picture is not None and picture.shape[0] > 100 and picture.shape[1] > 100
     assert picture.std() > 5  # not a blank canvas
     assert f'picture: {work_dir}/report.png' in proc.stdout
+
+
+def test_pretraining_report_reads_the_crop_side_of_each_crop_transform():
+    spec = importlib.util.spec_from_file_location('demo_report', ROOT / 'tools/analysis/demo_report.py')
+    demo_report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo_report)
+    load = dict(type='LoadImageFromFile')
+    # iTPN CLIP: `scale` is an area range there, `size` the side (was read as int(0.2) = 0 -> AssertionError)
+    assert demo_report._crop_size([load, dict(type='RandomResizedCropAndInterpolationWithTwoPic', size=64,
+                                              second_size=64, scale=(0.2, 1.0))]) == 64
+    assert demo_report._crop_size([load, dict(type='RandomResizedCrop', scale=128, crop_ratio_range=(0.2, 1.))]) == 128
+    assert demo_report._crop_size([load, dict(type='RandomCrop', crop_size=(96, 96))]) == 96
+    assert demo_report._crop_size([load, dict(type='Resize', scale=(100, 100))]) == 224  # no crop: the default

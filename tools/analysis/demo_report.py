@@ -221,11 +221,16 @@ def pretraining_picture(cfg, checkpoint, out, num_images=4, cell=128):
 
 
 def _crop_size(pipeline) -> int:
+    """The crop side of the first crop transform: its ``crop_size`` / ``size``, or mmpretrain's ``scale`` (an output
+    size there, but an area range such as (0.2, 1.0) in ``RandomResizedCropAndInterpolationWithTwoPic``)."""
     for t in pipeline:
-        for key in ('scale', 'size', 'crop_size'):
-            if key in t and 'Crop' in t['type']:
-                v = t[key]
-                return int(v if isinstance(v, int) else v[0])
+        if 'Crop' not in t['type']:
+            continue
+        for key in ('crop_size', 'size', 'scale'):
+            v = t.get(key)
+            v = v if isinstance(v, int) or v is None else v[0]
+            if isinstance(v, int) and v > 0:
+                return v
     return 224
 
 
