@@ -6,7 +6,7 @@
 # RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25, EMA 0.9999 (evaluated), AMP, head init std 2e-5
 # (trunc-normal 0.02 x `head_init_scale` 0.001), cosine to min lr 1e-6 stepped per iteration.
 # The data (224 or 384 pipelines) comes with the inheriting file (./convnextv2_ft_in1k_224.py for the IN-1K configs).
-_base_ = '../cls_runtime.py'
+_base_ = '../cls_train_runtime.py'
 
 model = dict(
     type='ImageClassifier',
@@ -20,13 +20,7 @@ model = dict(
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
 
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
     constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.6, decay_type='stage_wise'),
-    optimizer=dict(type='AdamW', lr=6.25e-4 * 1024 / 256, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05))
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
+    optimizer=dict(lr=6.25e-4 * 1024 / 256))
 custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
-auto_scale_lr = dict(enable=False, base_batch_size=1024)

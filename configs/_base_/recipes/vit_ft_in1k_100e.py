@@ -4,21 +4,14 @@
 # model, lr and layer-decay `paramwise_cfg`.
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    '../cls_runtime.py',
+    '../cls_train_runtime.py',
 ]
 
 train_dataloader = dict(batch_size=32)
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    constructor='mmconvmae.LayerDecayOptimWrapperConstructor',
-    optimizer=dict(type='AdamW', betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05))
+    constructor='mmconvmae.LayerDecayOptimWrapperConstructor')
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=5, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=5, end=100, convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
-auto_scale_lr = dict(enable=False, base_batch_size=1024)
