@@ -1,4 +1,6 @@
-"""Helpers shared by the tests: end-to-end runs of tools/train.py and tools/test.py and their logs."""
+"""Helpers shared by the tests: end-to-end runs of tools/train.py and tools/test.py and their logs, and the tool
+scripts as modules."""
+import importlib.util
 import json
 import os
 import subprocess
@@ -6,6 +8,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_tool(name: str):
+    """``tools/<name>.py`` (e.g. ``'analysis/fit_probe'``) imported as a module (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location('tools_' + name.replace('/', '_'), ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_tool(script: str, *args, data_root=None, timeout: int = 900, check: bool = True,

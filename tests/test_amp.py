@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from helpers import load_tool
 
 from mmconvmae.engine import launch
 from mmconvmae.engine.optimizers import amp
@@ -150,16 +151,6 @@ def test_enable_compile_sets_mmengine_compile_option():
     assert cfg.compile == dict(backend='inductor', mode='max-autotune')
 
 
-def _load_tool(name):
-    import importlib.util
-
-    from helpers import ROOT
-    module_name = 'tools_' + name.replace('/', '_')
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path: runs where no GPU is visible')
 def test_train_cli_amp_trains_demo_in_bf16_on_cpu(tmp_path, synthetic_data, cpu_only, monkeypatch):
@@ -167,7 +158,7 @@ def test_train_cli_amp_trains_demo_in_bf16_on_cpu(tmp_path, synthetic_data, cpu_
     the backbone's forward to bf16, and the loss is finite. (``--amp-dtype bfloat16`` forces bf16 also where the
     CPU has no native bf16, so the test runs everywhere; the automatic choice is tested above.)"""
     from helpers import ROOT, short_run_options
-    train = _load_tool('train')
+    train = load_tool('train')
     seen = []
 
     def build_runner(cfg):
@@ -214,7 +205,7 @@ def test_benchmark_rows_parse_and_cover_every_mode():
     from helpers import ROOT
     sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
     try:
-        benchmark, run_benchmarks = _load_tool('analysis/benchmark'), _load_tool('analysis/run_benchmarks')
+        benchmark, run_benchmarks = load_tool('analysis/benchmark'), load_tool('analysis/run_benchmarks')
     finally:
         sys.path.remove(str(ROOT / 'tools' / 'analysis'))
     run_benchmarks._optional_comparisons()

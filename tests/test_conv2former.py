@@ -4,6 +4,7 @@ import argparse
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import load_tool
 
 from mmconvmae.models import Conv2Former
 from mmconvmae.models.convert.conv2former import convert_conv2former_official
@@ -303,14 +304,6 @@ def test_bad_inputs_raise_clear_errors():
         model(torch.randn(3, 64, 64))
 
 
-def _load_tool(name):
-    import importlib.util
-    from helpers import ROOT
-    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'convert' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @torch.no_grad()
 def test_converter_writes_an_mmpretrain_classifier_with_the_official_logits(tmp_path, capsys):
@@ -319,7 +312,7 @@ def test_converter_writes_an_mmpretrain_classifier_with_the_official_logits(tmp_
     ema = {k: v + 1 if v.is_floating_point() else v for k, v in sd.items()}
     src, dst = tmp_path / 'conv2former.pth.tar', tmp_path / 'converted.pth'
     torch.save({'state_dict': sd, 'state_dict_ema': ema, 'args': argparse.Namespace(model='t')}, src)
-    tool = _load_tool('conv2former')
+    tool = load_tool('convert/conv2former')
     tool.main([str(src), str(dst)])
     assert 'converted' in capsys.readouterr().out
     model = ImageClassifier(

@@ -1,6 +1,5 @@
 """tools/demo.sh end to end, one config per task (a few iterations on the tiny synthetic data): exit code 0, a
 non-empty report picture and the task's numbers in demo_summary.txt; a missing config is a loud error."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -8,7 +7,7 @@ import sys
 import cv2
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, load_tool
 
 
 def run_demo(config, work_dir, data_root, *extra, timeout=900):
@@ -52,9 +51,7 @@ def test_demo_writes_the_report_of_its_task(tmp_path, synthetic_data, config, ta
 
 
 def test_pretraining_report_reads_the_crop_side_of_each_crop_transform():
-    spec = importlib.util.spec_from_file_location('demo_report', ROOT / 'tools/analysis/demo_report.py')
-    demo_report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo_report)
+    demo_report = load_tool('analysis/demo_report')
     load = dict(type='LoadImageFromFile')
     # iTPN CLIP: `scale` is an area range there, `size` the side (was read as int(0.2) = 0 -> AssertionError)
     assert demo_report._crop_size([load, dict(type='RandomResizedCropAndInterpolationWithTwoPic', size=64,

@@ -1,21 +1,14 @@
 """The model zoo cannot drift from the code, and the analysis tools run on the demo configs."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, run_tool
+from helpers import ROOT, load_tool, run_tool
 
 
-def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'analysis' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-model_zoo = _load_tool('model_zoo')
+model_zoo = load_tool('analysis/model_zoo')
 
 
 def _entries():
