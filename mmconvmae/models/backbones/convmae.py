@@ -543,11 +543,14 @@ class ConvMAE(BaseBackbone):
                                      f'{ws * self.strides[2]}')
                 t, padded = window_partition(x, ws)
                 mask = padding_key_mask(ws, (h, w), padded, x.device)
+                source, full = (), None  # the last table bias and its masked, batch-repeated form
                 for k in range(i, j):
                     bias = self._bias(k, (ws, ws), cache)
-                    if mask is not None:  # (nW, heads or 1, L, L), repeated over the batch
-                        bias = mask if bias is None else bias + mask
-                        bias = bias.expand(n, *bias.shape).reshape(-1, *bias.shape[1:])
+                    if mask is not None:  # (nW, heads or 1, L, L), repeated over the batch; once per shared table
+                        if bias is not source:
+                            source, full = bias, (mask if bias is None else bias + mask)
+                            full = full.expand(n, *full.shape).reshape(-1, *full.shape[1:])
+                        bias = full
                     t = self.blocks3[k](t, bias)
                 x = window_unpartition(t, ws, padded, (h, w))
             else:
