@@ -375,6 +375,29 @@ def test_frozen_stages_and_norm_eval():
     assert all(not p.requires_grad for n, p in model.named_parameters())
 
 
+def test_patch_norm_option_keeps_the_official_layernorm_by_default():
+    """``patch_norm_cfg``: the official channel LayerNorm (eps 1e-5) unless a from-scratch run asks for BatchNorm
+    or no norm (docs/convmae.md, "Main demo"); only the ``patch_embed*.norm`` entries change."""
+    from mmconvmae.models.utils.layers import LayerNorm2d
+    x = torch.randn(2, 3, 64, 64)
+    default = ConvMAE(TINY, img_size=64)
+    assert all(type(getattr(default, f'patch_embed{i}').norm) is LayerNorm2d for i in (1, 2, 3))
+    assert default.patch_embed1.norm.eps == 1e-5
+    keys = set(default.state_dict())
+    bn = ConvMAE(TINY, img_size=64, patch_norm_cfg=dict(type='BN'))
+    assert all(isinstance(getattr(bn, f'patch_embed{i}').norm, nn.BatchNorm2d) for i in (1, 2, 3))
+    extra = set(bn.state_dict()) - keys
+    assert extra == {f'patch_embed{i}.norm.{k}' for i in (1, 2, 3)
+                     for k in ('running_mean', 'running_var', 'num_batches_tracked')}
+    none = ConvMAE(TINY, img_size=64, patch_norm_cfg=None)
+    assert keys - set(none.state_dict()) == {f'patch_embed{i}.norm.{k}' for i in (1, 2, 3) for k in ('weight', 'bias')}
+    none.load_state_dict(default.state_dict(), strict=False)
+    with torch.no_grad():  # without the norm patch_embed1 is conv -> GELU
+        ref = F.gelu(default.patch_embed1.proj(x))
+        assert torch.allclose(none.patch_embed1(x), ref)
+    assert [tuple(o.shape) for o in bn(x)] == [tuple(o.shape) for o in default(x)]
+
+
 def test_layer_depth_follows_the_official_lr_decay():
     from mmconvmae.engine.optimizers.layer_decay import LayerDecayOptimWrapperConstructor
     model = ConvMAE('base', img_size=64, downsample32='conv', norm_cfg=dict(type='BN'))

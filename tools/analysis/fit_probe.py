@@ -8,19 +8,20 @@ the probe tells in about a minute per variant what a 300-iteration demo run tell
     python tools/analysis/fit_probe.py configs/demo/mask_rcnn_convmae_demo.py --patch-norm bn   # diagnosis only
     python tools/analysis/fit_probe.py configs/demo/mask_rcnn_conv2former_demo.py --steps 30
 
-``--patch-norm`` replaces the norms of ConvMAE's patch embeddings (``patch_embed1..3.norm``) by BatchNorm or
-nothing: a diagnostic, not a supported model (the paper's model has LayerNorm there).
+``--patch-norm`` sets ConvMAE's ``patch_norm_cfg`` (the norm of ``patch_embed1..3``) to BatchNorm or nothing: a
+diagnostic, not the paper's model (which has LayerNorm there; the same switch in a config or ``--cfg-options
+model.backbone.patch_norm_cfg.type=BN`` trains the full demo that way).
 """
 import argparse
 import copy
 
 import torch
-import torch.nn as nn
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, set_random_seed
 
 import mmconvmae  # noqa: F401  (registers the models)
+from mmconvmae.models.backbones import ConvMAE
 
 
 def parse_args(argv=None):
@@ -46,15 +47,14 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     from mmdet.registry import MODELS
+    if args.patch_norm != 'ln':
+        backbone = MODELS.get(cfg.model.backbone.type)
+        if not issubclass(backbone, ConvMAE):
+            raise ValueError(f'--patch-norm needs a ConvMAE backbone, got {backbone.__name__}')
+        cfg.model.backbone.patch_norm_cfg = dict(type='BN') if args.patch_norm == 'bn' else None
     set_random_seed(args.seed)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    if args.patch_norm != 'ln':
-        for i in (1, 2, 3):
-            embed = getattr(model.backbone, f'patch_embed{i}', None)
-            if embed is None:
-                raise ValueError(f'--patch-norm needs a ConvMAE backbone, got {type(model.backbone).__name__}')
-            embed.norm = nn.BatchNorm2d(embed.proj.out_channels) if args.patch_norm == 'bn' else nn.Identity()
     loader_cfg = copy.deepcopy(cfg.train_dataloader)
     loader_cfg.batch_size = args.batch_size
     batch = next(iter(Runner.build_dataloader(loader_cfg, seed=args.seed)))

@@ -65,16 +65,20 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
-class PatchEmbed(nn.Module):
-    """``proj`` (kernel = stride = patch) -> channel LayerNorm (eps 1e-5) -> GELU.
+#: the official patch-embedding norm: a channel LayerNorm with eps 1e-5
+PATCH_NORM = dict(type=LayerNorm2d, eps=1e-5)
 
-    (N, C_in, H, W) -> (N, C, H / patch, W / patch).
+
+class PatchEmbed(nn.Module):
+    """``proj`` (kernel = stride = patch) -> ``norm`` (official: channel LayerNorm, eps 1e-5) -> GELU.
+
+    ``norm_cfg`` None: no norm (``norm`` is an Identity). (N, C_in, H, W) -> (N, C, H / patch, W / patch).
     """
 
-    def __init__(self, in_channels: int, dim: int, patch: int):
+    def __init__(self, in_channels: int, dim: int, patch: int, norm_cfg: Optional[dict] = PATCH_NORM):
         super().__init__()
         self.proj = nn.Conv2d(in_channels, dim, patch, stride=patch)
-        self.norm = LayerNorm2d(dim, eps=1e-5)
+        self.norm = build_norm_layer(norm_cfg, dim)[1] if norm_cfg is not None else nn.Identity()
         self.act = nn.GELU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -322,6 +326,10 @@ class ConvMAE(BaseBackbone):
         downsample32: how level 3 is made from stage 3: ``'maxpool'`` (2x2 max-pool, official DET) or ``'conv'``
             (``fpn`` = Conv 3x3 stride 2 without padding + ``norm_cfg`` + GELU, official SEG).
         norm_cfg: norm of the ``'conv'`` 1/32 level (official SEG: SyncBN).
+        patch_norm_cfg: norm of the three patch embeddings ``patch_embed1..3`` (official: channel LayerNorm, eps
+            1e-5; the default). Not an official option: ``dict(type='BN')`` or None (no norm) are for training
+            from scratch, where the per-pixel LayerNorm after the stride-4 stem keeps the small demo detector from
+            learning (docs/convmae.md, "Main demo"); released checkpoints expect the default.
         qkv_bias: bias in the stage-3 ``qkv`` projections (official: True).
         stage3_norm_eps: eps of the stage-3 LayerNorms (official 1e-6; the official SEG code uses 1e-5).
         conv_norm_eps: eps of the conv-block (stages 1-2) LayerNorms (Alpha-VL code 1e-5; Official-ConvMAE-Det
@@ -370,6 +378,7 @@ class ConvMAE(BaseBackbone):
                  layer_scale_init_value: float = 0.,
                  downsample32: str = 'maxpool',
                  norm_cfg: dict = dict(type='SyncBN', requires_grad=True),
+                 patch_norm_cfg: Optional[dict] = PATCH_NORM,
                  qkv_bias: bool = True,
                  stage3_norm_eps: float = 1e-6,
                  conv_norm_eps: float = 1e-5,
@@ -432,9 +441,9 @@ class ConvMAE(BaseBackbone):
         self.freeze_pos_embed = freeze_pos_embed
 
         d1, d2, d3 = self.embed_dims
-        self.patch_embed1 = PatchEmbed(in_channels, d1, self.patch_sizes[0])
-        self.patch_embed2 = PatchEmbed(d1, d2, self.patch_sizes[1])
-        self.patch_embed3 = PatchEmbed(d2, d3, self.patch_sizes[2])
+        self.patch_embed1 = PatchEmbed(in_channels, d1, self.patch_sizes[0], patch_norm_cfg)
+        self.patch_embed2 = PatchEmbed(d1, d2, self.patch_sizes[1], patch_norm_cfg)
+        self.patch_embed3 = PatchEmbed(d2, d3, self.patch_sizes[2], patch_norm_cfg)
         self.patch_embed4 = nn.Linear(d3, d3)
         self.pos_embed = nn.Parameter(torch.zeros(1, self.pos_grid[0] * self.pos_grid[1], d3))
         dpr = drop_path_rates(drop_path_rate, sum(self.depths))
