@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from helpers import load_tool
+from helpers import ROOT, load_tool
 
 from mmconvmae.engine import launch
 from mmconvmae.engine.optimizers import amp
@@ -151,13 +151,12 @@ def test_enable_compile_sets_mmengine_compile_option():
     assert cfg.compile == dict(backend='inductor', mode='max-autotune')
 
 
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path: runs where no GPU is visible')
 def test_train_cli_amp_trains_demo_in_bf16_on_cpu(tmp_path, synthetic_data, cpu_only, monkeypatch):
     """``tools/train.py CONFIG --amp --amp-dtype bfloat16`` on a CPU-only machine: the optimizer wrapper autocasts
     the backbone's forward to bf16, and the loss is finite. (``--amp-dtype bfloat16`` forces bf16 also where the
     CPU has no native bf16, so the test runs everywhere; the automatic choice is tested above.)"""
-    from helpers import ROOT, short_run_options
+    from helpers import short_run_options
     train = load_tool('train')
     seen = []
 
@@ -202,7 +201,6 @@ def test_benchmark_rows_parse_and_cover_every_mode():
     precision / compilation rows exist for the four families (bf16 and compiled on both sides vs mmpretrain)."""
     import sys
 
-    from helpers import ROOT
     sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
     try:
         benchmark, run_benchmarks = load_tool('analysis/benchmark'), load_tool('analysis/run_benchmarks')

@@ -304,7 +304,6 @@ def test_bad_inputs_raise_clear_errors():
         model(torch.randn(3, 64, 64))
 
 
-
 @torch.no_grad()
 def test_converter_writes_an_mmpretrain_classifier_with_the_official_logits(tmp_path, capsys):
     from mmpretrain.models import ImageClassifier

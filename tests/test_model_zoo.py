@@ -7,7 +7,6 @@ import yaml
 from helpers import ROOT, load_tool, run_tool
 
 
-
 model_zoo = load_tool('analysis/model_zoo')
 
 

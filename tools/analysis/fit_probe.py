@@ -67,7 +67,7 @@ def main(argv=None):
         optimizer.step()
         if step == 1 or step % args.every == 0:
             print(f'step {step}: ' + ' '.join(f'{k}={v.item():.3f}' for k, v in logs.items()), flush=True)
-    return float(loss)
+    return loss.item()
 
 
 if __name__ == '__main__':
